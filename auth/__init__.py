@@ -1,0 +1,1 @@
+"""Authorization header to verified user: parsing, keys, JWKS and the permission class."""
