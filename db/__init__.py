@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Persistence: the task table, engines and sessions, and Alembic migrations."""

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Behaviour behind the schema: owner-scoped reads and writes of tasks."""

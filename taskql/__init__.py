@@ -1,1 +1,1 @@
-"""placeholder"""
+"""taskql: a GraphQL task API that trusts the JWTs a Better Auth front end issues."""

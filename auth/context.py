@@ -1,0 +1,75 @@
+"""The GraphQL context and its loader: the token is verified once per request, here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from strawberry.fastapi import BaseContext
+
+from auth.bearer import bearer_token
+from auth.permissions import unauthenticated_error
+from auth.user import AuthenticatedUser
+from db.session import Database
+
+
+class Verifier(Protocol):
+    async def verify(self, token: str) -> AuthenticatedUser: ...
+
+
+@dataclass
+class Context(BaseContext):
+    """What every resolver sees: the verified user (or None) and a lazily opened session."""
+
+    database: Database
+    verifier: Verifier
+    user: AuthenticatedUser | None = None
+    request_id: str | None = None
+    _session: AsyncSession | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    @property
+    def viewer(self) -> AuthenticatedUser:
+        """The signed-in user; IsOwner guarantees one before any task resolver runs."""
+        if self.user is None:
+            raise unauthenticated_error()
+        return self.user
+
+    @property
+    def db(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.database.sessions()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def context_loader(
+    database: Database, verifier: Verifier
+) -> Callable[[HTTPConnection], AsyncIterator[Context]]:
+    """A FastAPI dependency: a bad Authorization header rejects the whole request (AuthError)."""
+
+    async def load(connection: HTTPConnection) -> AsyncIterator[Context]:
+        context = Context(
+            database=database,
+            verifier=verifier,
+            request_id=connection.scope.get("state", {}).get("request_id"),
+        )
+        if connection.scope["type"] == "http":
+            token = bearer_token(connection.headers.get("authorization"))
+            if token is not None:
+                context.user = await verifier.verify(token)
+        try:
+            yield context
+        finally:
+            await context.close()
+
+    return load

@@ -1,0 +1,197 @@
+"""Token to AuthenticatedUser: one python-jose decode path for every algorithm and key source."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWSError, JWTClaimsError, JWTError
+
+from auth import keys
+from auth.errors import AuthError
+from auth.user import AuthenticatedUser
+
+HMAC_ALGORITHMS = frozenset({"HS256"})
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
+# Better Auth's tokens are about 1 KB; anything far larger is not one of them.
+MAX_TOKEN_LENGTH = 16 * 1024
+
+keys.register()
+
+
+class KeySource(Protocol):
+    async def get_key(self, kid: str | None, alg: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    secret: str | None
+    jwks_url: str | None
+    issuer: str | None
+    audience: tuple[str, ...]
+    algorithms: frozenset[str]
+    leeway: int
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        secret: str | None,
+        jwks_url: str | None,
+        issuer: str | None,
+        audience: tuple[str, ...],
+        algorithms: tuple[str, ...],
+        leeway: int,
+    ) -> AuthConfig:
+        supported: set[str] = set()
+        if secret:
+            supported |= HMAC_ALGORITHMS
+        if jwks_url:
+            supported |= ASYMMETRIC_ALGORITHMS
+        allowed = frozenset(algorithms) & supported if algorithms else frozenset(supported)
+        if algorithms and not allowed:
+            raise ValueError(
+                "JWT_ALGORITHMS allows none of the algorithms the configured key sources "
+                f"support ({', '.join(sorted(supported)) or 'none configured'})"
+            )
+        return cls(secret, jwks_url, issuer, audience, allowed, leeway)
+
+
+class TokenVerifier:
+    """Verifies tokens and remembers good ones until they expire (bounded LRU)."""
+
+    def __init__(
+        self,
+        config: AuthConfig,
+        jwks: KeySource | None = None,
+        *,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.jwks = jwks
+        self._clock = clock
+        self._cache: OrderedDict[str, AuthenticatedUser] = OrderedDict()
+        self._cache_size = cache_size
+        self.verifications = 0
+
+    async def verify(self, token: str) -> AuthenticatedUser:
+        self.verifications += 1
+        cached = self._cache.get(token)
+        now = self._clock()
+        if cached is not None:
+            if cached.expires_at is not None and now <= cached.expires_at + self.config.leeway:
+                self._cache.move_to_end(token)
+                return cached
+            del self._cache[token]
+        user = await self._decode(token, now)
+        if self._cache_size > 0:
+            self._cache[token] = user
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return user
+
+    async def _decode(self, token: str, now: float) -> AuthenticatedUser:
+        header = _unverified_header(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.config.algorithms:
+            raise AuthError.invalid("bad_signature", "signing algorithm not allowed")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise AuthError.invalid("malformed", "kid must be a string")
+        key: str | Mapping[str, Any]
+        if alg in HMAC_ALGORITHMS:
+            if self.config.secret is None:  # the allow-list admits HMAC only with a secret
+                raise AuthError.invalid("bad_signature", "signing algorithm not allowed")
+            key = self.config.secret
+        else:
+            if self.jwks is None:
+                raise AuthError.invalid("unknown_key", "no key set configured")
+            key = await self.jwks.get_key(kid, alg)
+        claims = self._decode_claims(token, key, alg)
+        return _user_from_claims(claims, self.config, now)
+
+    def _decode_claims(self, token: str, key: str | Mapping[str, Any], alg: str) -> dict[str, Any]:
+        options = {
+            "leeway": self.config.leeway,
+            "require_exp": True,
+            "require_sub": True,
+            "verify_aud": False,  # checked below: several audiences may be configured
+            "verify_iss": False,
+            "verify_at_hash": False,
+        }
+        try:
+            claims: dict[str, Any] = jwt.decode(token, key, algorithms=[alg], options=options)
+        except ExpiredSignatureError as exc:
+            raise AuthError("expired", "Token has expired. Please log in again.") from exc
+        except JWTClaimsError as exc:
+            raise AuthError.invalid("bad_claims", _claims_detail(str(exc))) from exc
+        except (JWTError, JWSError) as exc:
+            if "Signature verification failed" in str(exc):
+                raise AuthError.invalid("bad_signature", "signature verification failed") from exc
+            raise AuthError.invalid("malformed", "token could not be decoded") from exc
+        return claims
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise AuthError.invalid("malformed", "token is too large")
+    parts = token.count(".") + 1
+    if parts == 5:
+        raise AuthError.invalid("malformed", "encrypted tokens (JWE) are not accepted")
+    if parts != 3:
+        raise AuthError.invalid("malformed", "not a JSON Web Token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except (JWTError, JWSError, ValueError, TypeError) as exc:
+        raise AuthError.invalid("malformed", "token header could not be decoded") from exc
+    if not isinstance(header, dict):
+        raise AuthError.invalid("malformed", "token header is not an object")
+    if "crit" in header or "enc" in header:
+        raise AuthError.invalid("malformed", "unsupported token header")
+    return header
+
+
+def _claims_detail(message: str) -> str:
+    known = {
+        "The token is not yet valid (nbf)": "token is not yet valid",
+        "Subject must be a string.": "sub must be a string",
+        'missing required key "exp" among claims': "exp claim missing",
+        'missing required key "sub" among claims': "sub claim missing",
+    }
+    return known.get(message, "claims are not valid")
+
+
+def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) -> AuthenticatedUser:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise AuthError.invalid("bad_claims", "sub must be a non-empty string")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise AuthError.invalid("bad_claims", "exp claim missing")
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and iat > now + config.leeway:
+        raise AuthError.invalid("bad_claims", "token issued in the future")
+    if config.issuer is not None and claims.get("iss") != config.issuer:
+        raise AuthError.invalid("bad_claims", "wrong issuer")
+    if config.audience and not _audience_matches(claims.get("aud"), config.audience):
+        raise AuthError.invalid("bad_claims", "wrong audience")
+    email, name = claims.get("email"), claims.get("name")
+    return AuthenticatedUser(
+        user_id=sub,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+        expires_at=int(exp),
+        claims=claims,
+    )
+
+
+def _audience_matches(aud: object, accepted: tuple[str, ...]) -> bool:
+    values = [aud] if isinstance(aud, str) else aud
+    if not isinstance(values, list):
+        return False
+    return any(isinstance(value, str) and value in accepted for value in values)

@@ -1,0 +1,167 @@
+"""Owner-scoped task reads and writes: every statement is filtered by the caller's user id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from resolvers.errors import BadUserInput, NotFound
+from resolvers.pagination import Order, after_cursor, check_page_size, encode_cursor, order_by
+
+_MAX_DB_ID = 2**31 - 1
+_MAX_SEARCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Task]
+    total: int
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def parse_task_id(raw: str) -> int:
+    """IDs are integers; one that cannot name a row is simply not found."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit():
+        raise BadUserInput("id", "must be a task id (a positive integer)")
+    task_id = int(text)
+    if not 1 <= task_id <= _MAX_DB_ID:
+        raise NotFound()
+    return task_id
+
+
+def clean_title(title: str) -> str:
+    title = title.strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        raise BadUserInput("title", f"must be 1 to {TITLE_MAX} characters after trimming")
+    return title
+
+
+def clean_description(description: str | None) -> str | None:
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise BadUserInput("description", f"must be at most {DESCRIPTION_MAX} characters")
+    return description
+
+
+def _owned(user_id: str, task_id: int) -> ColumnElement[bool]:
+    return and_(Task.user_id == user_id, Task.id == task_id)
+
+
+async def list_tasks(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    completed: bool | None,
+    search: str | None,
+    order: Order,
+    first: int,
+    after: str | None,
+) -> Page:
+    check_page_size(first)
+    filters: list[ColumnElement[bool]] = [Task.user_id == user_id]
+    if completed is not None:
+        filters.append(Task.completed.is_(completed))
+    if search is not None and search.strip():
+        if len(search) > _MAX_SEARCH:
+            raise BadUserInput("search", f"must be at most {_MAX_SEARCH} characters")
+        term = search.strip()
+        filters.append(
+            Task.title.icontains(term, autoescape=True)
+            | Task.description.icontains(term, autoescape=True)
+        )
+    page_filters = [*filters, after_cursor(order, after)] if after else filters
+    rows = (
+        await session.scalars(
+            select(Task).where(*page_filters).order_by(*order_by(order)).limit(first + 1)
+        )
+    ).all()
+    total = await session.scalar(select(func.count()).select_from(Task).where(*filters))
+    items = list(rows[:first])
+    return Page(
+        items=items,
+        total=total or 0,
+        has_next_page=len(rows) > first,
+        end_cursor=encode_cursor(order, items[-1]) if items else None,
+    )
+
+
+async def get_task(session: AsyncSession, user_id: str, task_id: int) -> Task:
+    task = await session.scalar(select(Task).where(_owned(user_id, task_id)))
+    if task is None:
+        raise NotFound()
+    return task
+
+
+async def create_task(
+    session: AsyncSession, user_id: str, title: str, description: str | None
+) -> Task:
+    now = utcnow()
+    values = {
+        "user_id": user_id,
+        "title": clean_title(title),
+        "description": clean_description(description),
+        "completed": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    task = (await session.scalars(insert(Task).values(**values).returning(Task))).one()
+    await session.commit()
+    return task
+
+
+async def update_task(
+    session: AsyncSession, user_id: str, task_id: int, changes: Mapping[str, Any]
+) -> Task:
+    """PATCH semantics: only the keys present in `changes` are written."""
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        if changes["title"] is None:
+            raise BadUserInput("title", "cannot be null")
+        values["title"] = clean_title(changes["title"])
+    if "description" in changes:
+        values["description"] = clean_description(changes["description"])
+    if "completed" in changes:
+        if changes["completed"] is None:
+            raise BadUserInput("completed", "cannot be null")
+        values["completed"] = bool(changes["completed"])
+    values["updated_at"] = utcnow()
+    statement = update(Task).where(_owned(user_id, task_id)).values(**values).returning(Task)
+    return await _write_one(session, statement)
+
+
+async def toggle_task(session: AsyncSession, user_id: str, task_id: int) -> Task:
+    statement = (
+        update(Task)
+        .where(_owned(user_id, task_id))
+        .values(completed=not_(Task.completed), updated_at=utcnow())
+        .returning(Task)
+    )
+    return await _write_one(session, statement)
+
+
+async def delete_task(session: AsyncSession, user_id: str, task_id: int) -> int:
+    deleted = await session.scalar(delete(Task).where(_owned(user_id, task_id)).returning(Task.id))
+    if deleted is None:
+        await session.rollback()
+        raise NotFound()
+    await session.commit()
+    return int(deleted)
+
+
+async def _write_one(session: AsyncSession, statement: Any) -> Task:
+    task: Task | None = (
+        await session.scalars(
+            statement, execution_options={"synchronize_session": False, "populate_existing": True}
+        )
+    ).one_or_none()
+    if task is None:
+        await session.rollback()
+        raise NotFound()
+    await session.commit()
+    return task

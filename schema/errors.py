@@ -1,0 +1,90 @@
+"""Every error leaves with an `extensions.code`; unexpected ones are masked and logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from strawberry.extensions import MaskErrors
+
+from resolvers.errors import ServiceUnavailable
+
+logger = logging.getLogger("taskql.errors")
+
+INTERNAL_MESSAGE = "Internal server error."
+# Exceptions that mean "the database is away or saturated": the client should retry, not give up.
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, TimeoutError)
+
+
+def _is_unavailable(error: BaseException | None) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE) or (
+        isinstance(error, OSError) and not isinstance(error, PermissionError)
+    )
+
+
+class ErrorCodes(MaskErrors):
+    """Keeps coded errors, names request errors, masks the rest (SPEC §3)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: False)
+        self._phase = "parse"
+
+    def on_validate(self) -> Iterator[None]:
+        self._phase = "validate"
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        self._phase = "execute"
+        yield
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._coded(error) for error in errors]
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        if error.extensions and "code" in error.extensions:
+            return error
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return self._request_error(error)
+        if _is_unavailable(original):
+            logger.warning("database unavailable: %s", type(original).__name__)
+            return _relocated(error, ServiceUnavailable().message, ServiceUnavailable().extensions)
+        request_id = self._request_id()
+        logger.error("unexpected error (request_id=%s)", request_id, exc_info=original)
+        return _relocated(
+            error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        )
+
+    def _request_error(self, error: GraphQLError) -> GraphQLError:
+        if self._phase == "parse":
+            code = "GRAPHQL_PARSE_FAILED"
+        elif self._phase == "validate":
+            code = "GRAPHQL_VALIDATION_FAILED"
+        elif error.path is None:
+            code = "BAD_USER_INPUT"  # variable values that do not coerce
+        else:
+            code = "INTERNAL_SERVER_ERROR"
+        return _relocated(error, error.message, {**(error.extensions or {}), "code": code})
+
+    def _request_id(self) -> str | None:
+        context = self.execution_context.context
+        return getattr(context, "request_id", None)
+
+
+def _relocated(
+    error: GraphQLError, message: str, extensions: dict[str, object] | None
+) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )

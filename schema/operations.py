@@ -1,0 +1,108 @@
+"""Query and Mutation: thin adapters from GraphQL arguments to owner-scoped resolvers."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from auth.context import Context
+from auth.permissions import IsOwner
+from resolvers import tasks as store
+from resolvers.pagination import DEFAULT_PAGE, Order
+from schema.inputs import CreateTaskInput, TaskFilter, UpdateTaskInput
+from schema.types import Task, TaskConnection, Viewer
+
+ContextInfo = Info[Context, None]
+
+
+def _viewer_id(info: ContextInfo) -> str:
+    return info.context.viewer.user_id
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=[IsOwner], description="Who the token says you are.")
+    def me(self, info: ContextInfo) -> Viewer:
+        user = info.context.viewer
+        return Viewer(id=strawberry.ID(user.user_id), email=user.email, name=user.name)
+
+    @strawberry.field(permission_classes=[IsOwner], description="Your tasks, a page at a time.")
+    async def tasks(
+        self,
+        info: ContextInfo,
+        user_id: strawberry.ID,
+        filter: TaskFilter | None = None,  # noqa: A002 - the contract's argument name
+        order_by: Order | None = Order.CREATED_AT_DESC,
+        first: int | None = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> TaskConnection:
+        page = await store.list_tasks(
+            info.context.db,
+            _viewer_id(info),
+            completed=filter.completed if filter else None,
+            search=filter.search if filter else None,
+            order=order_by or Order.CREATED_AT_DESC,
+            first=DEFAULT_PAGE if first is None else first,
+            after=after,
+        )
+        return TaskConnection.from_page(page)
+
+    @strawberry.field(
+        permission_classes=[IsOwner],
+        description="One of your tasks; null with a NOT_FOUND error when absent or not yours.",
+    )
+    async def task(
+        self, info: ContextInfo, user_id: strawberry.ID, id: strawberry.ID
+    ) -> Task | None:  # noqa: A002
+        row = await store.get_task(info.context.db, _viewer_id(info), store.parse_task_id(id))
+        return Task.from_row(row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsOwner])
+    async def create_task(
+        self,
+        info: ContextInfo,
+        user_id: strawberry.ID,
+        input: CreateTaskInput,  # noqa: A002
+    ) -> Task:
+        row = await store.create_task(
+            info.context.db, _viewer_id(info), input.title, input.description
+        )
+        return Task.from_row(row)
+
+    @strawberry.mutation(permission_classes=[IsOwner], description="Partial update (PATCH).")
+    async def update_task(
+        self,
+        info: ContextInfo,
+        user_id: strawberry.ID,
+        id: strawberry.ID,  # noqa: A002
+        input: UpdateTaskInput,  # noqa: A002
+    ) -> Task:
+        row = await store.update_task(
+            info.context.db, _viewer_id(info), store.parse_task_id(id), input.changes()
+        )
+        return Task.from_row(row)
+
+    @strawberry.mutation(permission_classes=[IsOwner])
+    async def delete_task(
+        self,
+        info: ContextInfo,
+        user_id: strawberry.ID,
+        id: strawberry.ID,  # noqa: A002
+    ) -> strawberry.ID:
+        deleted = await store.delete_task(
+            info.context.db, _viewer_id(info), store.parse_task_id(id)
+        )
+        return strawberry.ID(str(deleted))
+
+    @strawberry.mutation(permission_classes=[IsOwner])
+    async def toggle_task_complete(
+        self,
+        info: ContextInfo,
+        user_id: strawberry.ID,
+        id: strawberry.ID,  # noqa: A002
+    ) -> Task:
+        row = await store.toggle_task(info.context.db, _viewer_id(info), store.parse_task_id(id))
+        return Task.from_row(row)

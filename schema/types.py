@@ -1,0 +1,65 @@
+"""GraphQL object types (SPEC §2), built from database rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db.models import Task as TaskRow
+from resolvers.pagination import Order
+from resolvers.tasks import Page
+
+# Registers the resolvers' Order enum with GraphQL under the contract's name.
+strawberry.enum(Order, name="TaskOrder", description="How `tasks` is sorted.")
+
+
+@strawberry.type(description="Who the token says you are.")
+class Viewer:
+    id: strawberry.ID
+    email: str | None
+    name: str | None
+
+
+@strawberry.type(description="A task owned by one user.")
+class Task:
+    id: strawberry.ID
+    user_id: strawberry.ID
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: TaskRow) -> Task:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            user_id=strawberry.ID(row.user_id),
+            title=row.title,
+            description=row.description,
+            completed=row.completed,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="One page of tasks; `total` counts every task matching the filter.")
+class TaskConnection:
+    items: list[Task]
+    total: int
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: Page) -> TaskConnection:
+        return cls(
+            items=[Task.from_row(row) for row in page.items],
+            total=page.total,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )

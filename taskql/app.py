@@ -1,0 +1,122 @@
+"""The application factory: wires settings, database, verifier and the GraphQL router together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from auth.context import context_loader
+from auth.errors import AuthError
+from auth.jwks import JWKSClient
+from auth.verify import TokenVerifier
+from db.session import Database, PoolOptions
+from schema import schema
+from taskql.errors import auth_error_response
+from taskql.graphql_http import TaskqlGraphQLRouter
+from taskql.request_id import RequestIdMiddleware
+from taskql.settings import Settings
+
+logger = logging.getLogger("taskql")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    verifier: TokenVerifier
+    jwks: JWKSClient | None
+
+
+def build_services(settings: Settings) -> Services:
+    pool = PoolOptions(
+        size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
+    config = settings.auth_config()
+    jwks = (
+        JWKSClient(
+            config.jwks_url,
+            cooldown=settings.jwks_cooldown_seconds,
+            refresh_interval=settings.jwks_refresh_seconds,
+        )
+        if config.jwks_url
+        else None
+    )
+    return Services(
+        settings, Database(settings.database_url, pool), TokenVerifier(config, jwks), jwks
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not settings.auth_configured:
+            logger.warning("no BETTER_AUTH_SECRET or BETTER_AUTH_URL: every token will be refused")
+        try:
+            yield
+        finally:
+            if services.jwks is not None:
+                await services.jwks.aclose()
+            await services.database.dispose()
+
+    app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.add_exception_handler(AuthError, auth_error_response)
+    router = TaskqlGraphQLRouter(
+        schema,
+        path="/graphql",
+        context_getter=context_loader(services.database, services.verifier),  # type: ignore[arg-type]
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allowed_origins=settings.cors_origins,
+    )
+    app.include_router(router)
+    _add_health(app, services)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=settings.cors_allow_credentials,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "WWW-Authenticate", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _add_health(app: FastAPI, services: Services) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await services.database.ping()
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
+            checks["database"] = "unavailable"
+        if services.jwks is not None:
+            if not services.jwks.loaded:
+                await services.jwks.prime()
+            checks["jwks"] = "ok" if services.jwks.loaded else "unavailable"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+            headers={} if ready else {"Retry-After": "2"},
+        )

@@ -1,0 +1,147 @@
+"""The `taskql` command: serve, migrate, token, export-schema (SPEC §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+import uvicorn
+from jose import jwt
+from pydantic import ValidationError
+
+from db.migrate import upgrade
+from db.session import create_engine
+from db.url import redacted
+from taskql.dev_secret import ensure_dev_secret
+from taskql.settings import Settings
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def _migrate(settings: Settings) -> None:
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot reach the database at {redacted(settings.database_url)}: {exc}"
+        ) from None
+
+
+@click.group(help="taskql: a GraphQL task API for Better Auth front ends.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Migrate the embedded SQLite database if needed, then serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    settings = load_settings()
+    if settings.taskql_env == "development" and not settings.auth_configured:
+        if ensure_dev_secret(Path(".env")):
+            click.echo(
+                "taskql: wrote a random BETTER_AUTH_SECRET to .env (mode 0600) for development; "
+                "mint a token with: taskql token --sub <user-id>",
+                err=True,
+            )
+        settings = load_settings()
+    if settings.is_sqlite:
+        _migrate(settings)
+    uvicorn.run(
+        "taskql.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command(help="Apply database migrations to DATABASE_URL.")
+def migrate() -> None:
+    settings = load_settings()
+    _migrate(settings)
+    click.echo(f"taskql: {redacted(settings.database_url)} is at the latest schema", err=True)
+
+
+@main.command(help="Print an HS256 token signed with BETTER_AUTH_SECRET (for development).")
+@click.option("--sub", required=True, help="User id (the token's subject).")
+@click.option("--email", default=None)
+@click.option("--name", default=None)
+@click.option("--ttl", default="15m", show_default=True, help="Lifetime: 90s, 15m, 2h, 1d.")
+def token(sub: str, email: str | None, name: str | None, ttl: str) -> None:
+    settings = load_settings()
+    if settings.better_auth_secret is None:
+        raise click.ClickException(
+            "BETTER_AUTH_SECRET is not set (run `taskql serve` once in development)"
+        )
+    match = _DURATION.match(ttl.strip())
+    if not sub.strip():
+        raise click.ClickException("--sub must not be empty")
+    if match is None or int(match.group(1)) <= 0:
+        raise click.ClickException("--ttl must look like 90s, 15m, 2h or 1d")
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": sub, "iat": now}
+    claims["exp"] = now + int(match.group(1)) * _UNITS[match.group(2)]
+    config = settings.auth_config()
+    if config.issuer:
+        claims["iss"] = config.issuer
+    if config.audience:
+        claims["aud"] = config.audience[0]
+    if email:
+        claims["email"] = email
+    if name:
+        claims["name"] = name
+    click.echo(
+        jwt.encode(claims, settings.better_auth_secret.get_secret_value(), algorithm="HS256")
+    )
+
+
+@main.command("export-schema", help="Write schema.graphql from the code, or --check it is current.")
+@click.option("--check", is_flag=True, help="Fail if schema.graphql differs from the code.")
+@click.option(
+    "--path", default="schema.graphql", show_default=True, type=click.Path(path_type=Path)
+)
+def export_schema(check: bool, path: Path) -> None:
+    from schema.sdl import schema_sdl
+
+    sdl = schema_sdl()
+    if not check:
+        path.write_text(sdl, encoding="utf-8")
+        click.echo(f"taskql: wrote {path}", err=True)
+        return
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if current != sdl:
+        diff = difflib.unified_diff(
+            current.splitlines(keepends=True), sdl.splitlines(keepends=True), str(path), "code"
+        )
+        sys.stderr.writelines(diff)
+        raise click.ClickException(f"{path} is out of date: run `taskql export-schema`")
+    click.echo(f"taskql: {path} is current", err=True)

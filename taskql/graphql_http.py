@@ -1,0 +1,99 @@
+"""GraphQL over HTTP as its specification says, plus taskql's status rules (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cross_web import HTTPException
+from fastapi import Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from graphql import GraphQLError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from auth.context import Context
+from taskql.errors import auth_headers
+from taskql.media import GRAPHQL_RESPONSE, JSON, negotiate
+
+RETRY_AFTER_SECONDS = "2"
+
+
+def status_for(result: ExecutionResult, media_type: str) -> tuple[int, dict[str, str]]:
+    errors: Sequence[GraphQLError] = result.errors or ()
+    codes = [(error.extensions or {}).get("code") for error in errors]
+    if "UNAUTHENTICATED" in codes:
+        return 401, auth_headers(None)
+    if "SERVICE_UNAVAILABLE" in codes:
+        return 503, {"Retry-After": RETRY_AFTER_SECONDS}
+    if result.data is not None or not errors:
+        return 200, {}
+    if all(code == "FORBIDDEN" for code in codes):
+        return 403, {}
+    if all(error.path is None for error in errors):
+        if "BAD_REQUEST" in codes:
+            return 400, {}
+        return (400 if media_type == GRAPHQL_RESPONSE else 200), {}
+    if "INTERNAL_SERVER_ERROR" in codes:
+        return 500, {}
+    return 200, {}
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
+    """Strawberry's router with content negotiation and the contract's status codes."""
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        media_type = getattr(request.state, "graphql_media_type", JSON)
+        request.state.graphql_status = status_for(result, media_type)
+        return await super().process_result(request, result)
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None and not self._wants_ide(request):
+            return JSONResponse(
+                error_body(f"Acceptable media types: {GRAPHQL_RESPONSE}, {JSON}", "BAD_REQUEST"),
+                status_code=406,
+            )
+        request.state.graphql_media_type = media_type or JSON
+        try:
+            response = await super().run(request, context, root_value)
+        except HTTPException as exc:
+            return self._http_error(request, exc)
+        outcome = getattr(request.state, "graphql_status", None)
+        if outcome is not None:
+            status, headers = outcome
+            response.status_code = status
+            response.headers.update(headers)
+            response.headers["content-type"] = request.state.graphql_media_type
+        return response
+
+    def _wants_ide(self, request: Request) -> bool:
+        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+    def _http_error(self, request: Request, exc: HTTPException) -> Response:
+        status, headers = exc.status_code, {}
+        if request.method == "GET" and "mutation" in exc.reason.lower():
+            status, headers = 405, {"Allow": "POST"}
+        elif status == 405:
+            headers = {"Allow": "GET, POST"}
+        return JSONResponse(
+            error_body(exc.reason, "BAD_REQUEST"),
+            status_code=status,
+            headers=headers,
+            media_type=request.state.graphql_media_type,
+        )

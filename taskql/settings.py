@@ -1,0 +1,143 @@
+"""Settings (SPEC §5): one object read from the environment and `.env`, validated at startup."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from auth.verify import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, AuthConfig
+from db.url import normalize_database_url
+
+MIN_SECRET_LENGTH = 32
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./taskql.db"
+    better_auth_secret: SecretStr | None = None
+    better_auth_url: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: CommaList = Field(default_factory=list)
+    jwt_algorithms: CommaList = Field(default_factory=list)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
+    jwks_cooldown_seconds: float = Field(default=30.0, gt=0)
+    jwks_refresh_seconds: float = Field(default=300.0, gt=0)
+    cors_origins: CommaList = Field(default_factory=lambda: ["http://localhost:3000"])
+    cors_allow_credentials: bool = False
+    taskql_env: Literal["development", "production"] = "development"
+    graphiql: bool | None = None
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=15.0, gt=0)
+    log_level: str = "INFO"
+
+    _split = field_validator("jwt_audience", "jwt_algorithms", "cors_origins", mode="before")(
+        _split_commas
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("better_auth_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"BETTER_AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                "(generate one with: openssl rand -base64 32)"
+            )
+        return value
+
+    @field_validator("better_auth_url", "jwt_jwks_url", "jwt_issuer", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("better_auth_url", "jwt_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        known = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
+        unknown = [alg for alg in value if alg not in known]
+        if unknown:
+            raise ValueError(
+                f"unsupported algorithm(s) {', '.join(unknown)}; choose from "
+                f"{', '.join(sorted(known))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_auth(self) -> Settings:
+        if self.taskql_env == "production" and not self.auth_configured:
+            raise ValueError(
+                "TASKQL_ENV=production needs BETTER_AUTH_URL (JWKS mode) or BETTER_AUTH_SECRET"
+            )
+        if self.jwt_algorithms and self.auth_configured:
+            self.auth_config()  # raises when the allow-list leaves no usable source
+        return self
+
+    @property
+    def auth_configured(self) -> bool:
+        return self.better_auth_secret is not None or self.jwks_url is not None
+
+    @property
+    def jwks_url(self) -> str | None:
+        if self.jwt_jwks_url:
+            return self.jwt_jwks_url
+        if self.better_auth_url:
+            return f"{self.better_auth_url}/api/auth/jwks"
+        return None
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.taskql_env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def _auth_config(self) -> AuthConfig:
+        secret = self.better_auth_secret.get_secret_value() if self.better_auth_secret else None
+        return AuthConfig.build(
+            secret=secret,
+            jwks_url=self.jwks_url,
+            issuer=self.jwt_issuer or self.better_auth_url,
+            audience=tuple(self.jwt_audience)
+            or ((self.better_auth_url,) if self.better_auth_url else ()),
+            algorithms=tuple(self.jwt_algorithms),
+            leeway=self.jwt_leeway_seconds,
+        )
+
+    def auth_config(self) -> AuthConfig:
+        return self._auth_config

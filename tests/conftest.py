@@ -1,0 +1,118 @@
+"""Shared fixtures: every database test runs on SQLite and PostgreSQL, each on a clean database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from jose import jwt
+from sqlalchemy import text
+
+from db.migrate import upgrade
+from db.session import create_engine
+from db.url import normalize_database_url
+from taskql.app import create_app
+from taskql.settings import Settings
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+TokenFactory = Callable[..., str]
+
+
+def pg_url() -> str:
+    return normalize_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop taskql's tables, then migrate: the database starts from nothing each session."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS tasks, alembic_version"))
+        await upgrade(engine)
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL at {url} is not reachable ({exc}); set TEST_DATABASE_URL")
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> str:
+    url = pg_url()
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine)
+    await engine.dispose()
+    return path
+
+
+@pytest.fixture
+async def clean_postgres(postgres_url: str) -> str:
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("TRUNCATE tasks RESTART IDENTITY"))
+    await engine.dispose()
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("clean_postgres"))
+    target = tmp_path / "taskql.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "better_auth_secret": TEST_SECRET,
+        "better_auth_url": None,
+        "taskql_env": "development",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://taskql.test") as http:
+        yield http
+
+
+def hs256_token(sub: str = "user-a", *, ttl: int = 900, **claims: Any) -> str:
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl, **claims}
+    return str(jwt.encode(payload, TEST_SECRET, algorithm="HS256"))
+
+
+@pytest.fixture
+def token() -> TokenFactory:
+    return hs256_token
