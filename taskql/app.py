@@ -18,6 +18,7 @@ from auth.verify import TokenVerifier
 from db.session import Database, PoolOptions
 from schema import schema
 from taskql.errors import auth_error_response
+from taskql.graphiql import mount_graphiql_static
 from taskql.graphql_http import TaskqlGraphQLRouter
 from taskql.request_id import RequestIdMiddleware
 from taskql.settings import Settings
@@ -77,11 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = TaskqlGraphQLRouter(
         schema,
         path="/graphql",
-        context_getter=context_loader(services.database, services.verifier),  # type: ignore[arg-type]
+        context_getter=context_loader(services.database, services.verifier),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allowed_origins=settings.cors_origins,
+        graphiql_development=settings.taskql_env == "development",
+        graphiql_persist_headers=settings.graphiql_persist_headers,
     )
     app.include_router(router)
+    if settings.graphiql_enabled:
+        mount_graphiql_static(app)
     _add_health(app, services)
     app.add_middleware(
         CORSMiddleware,

@@ -7,18 +7,26 @@ from typing import Any
 
 from cross_web import HTTPException
 from fastapi import Request, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from graphql import GraphQLError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from auth.context import Context
 from taskql.errors import auth_headers
+from taskql.graphiql import graphiql_response
 from taskql.media import GRAPHQL_RESPONSE, JSON, negotiate
 
 RETRY_AFTER_SECONDS = "2"
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation and variable errors: execution never started, so there is no data."""
+    errors = result.errors or ()
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
 
 
 def status_for(result: ExecutionResult, media_type: str) -> tuple[int, dict[str, str]]:
@@ -32,13 +40,21 @@ def status_for(result: ExecutionResult, media_type: str) -> tuple[int, dict[str,
         return 200, {}
     if all(code == "FORBIDDEN" for code in codes):
         return 403, {}
-    if all(error.path is None for error in errors):
+    if is_request_error(result):
         if "BAD_REQUEST" in codes:
             return 400, {}
         return (400 if media_type == GRAPHQL_RESPONSE else 200), {}
     if "INTERNAL_SERVER_ERROR" in codes:
         return 500, {}
     return 200, {}
+
+
+async def _method_not_allowed() -> JSONResponse:
+    return JSONResponse(
+        error_body("GraphQL is served over GET (queries) and POST.", "BAD_REQUEST"),
+        status_code=405,
+        headers={"Allow": "GET, POST"},
+    )
 
 
 def error_body(message: str, code: str) -> dict[str, Any]:
@@ -48,12 +64,42 @@ def error_body(message: str, code: str) -> dict[str, Any]:
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     """Strawberry's router with content negotiation and the contract's status codes."""
 
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        path: str = "/graphql",
+        graphiql_development: bool = False,
+        graphiql_persist_headers: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(schema, path=path, **kwargs)
+        self.graphiql_development = graphiql_development
+        self.graphiql_persist_headers = graphiql_persist_headers
+        # Starlette would answer other methods with the Allow of the first route only.
+        self.add_api_route(
+            path,
+            _method_not_allowed,
+            methods=["PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """Our own GraphiQL page: every asset from this origin, under a strict CSP."""
+        return graphiql_response(
+            development=self.graphiql_development,
+            persist_headers=self.graphiql_persist_headers,
+        )
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         media_type = getattr(request.state, "graphql_media_type", JSON)
         request.state.graphql_status = status_for(result, media_type)
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            response.pop("data", None)
+        return response
 
     async def run(  # type: ignore[override]
         self,

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = False
     taskql_env: Literal["development", "production"] = "development"
     graphiql: bool | None = None
+    graphiql_persist_headers: bool = False
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from jose import jwt
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from db.migrate import upgrade
 from db.session import create_engine
@@ -26,17 +27,16 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 TokenFactory = Callable[..., str]
 
 
-def pg_url() -> str:
+def pg_server_url() -> str:
     return normalize_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
 
 
-async def reset_postgres(url: str) -> None:
-    """Drop taskql's tables, then migrate: the database starts from nothing each session."""
+async def _admin(url: str, statement: str) -> None:
     engine = create_engine(url)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP TABLE IF EXISTS tasks, alembic_version"))
-        await upgrade(engine)
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
     except OSError as exc:
         pytest.fail(f"PostgreSQL at {url} is not reachable ({exc}); set TEST_DATABASE_URL")
     finally:
@@ -44,10 +44,22 @@ async def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def postgres_url() -> str:
-    url = pg_url()
-    await reset_postgres(url)
-    return url
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, migrated database of this session's own on the TEST_DATABASE_URL server.
+
+    Concurrent test runs (a developer and CI, or parallel sessions) never share tables.
+    """
+    server = make_url(pg_server_url())
+    name = f"taskql_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    await _admin(server.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+    await _admin(
+        server.render_as_string(hide_password=False), f'DROP DATABASE "{name}" WITH (FORCE)'
+    )
 
 
 @pytest.fixture(scope="session")

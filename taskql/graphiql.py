@@ -1,0 +1,161 @@
+"""GraphiQL served from taskql's own origin: the page, its Content-Security-Policy, its assets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
+MANIFEST = STATIC_DIR / "VERSIONS.json"
+GRAPHQL_PATH = "/graphql"
+STATIC_PATH = "/graphql/static"
+PLACEHOLDER = "Bearer <token>"
+TOKEN_HINT = "taskql token --sub <id>"  # noqa: S105 - a command to run, not a credential
+
+# Order matters: GraphiQL's UMD bundle reads the React globals, our bootstrap reads GraphiQL.
+SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+STYLES = ("graphiql.min.css",)
+OWN_SCRIPT, OWN_STYLE = "taskql-graphiql.js", "taskql-graphiql.css"
+
+# GraphiQL's dialogs (Radix, through react-remove-scroll-bar) insert one <style> while open. Its
+# text varies only with the scrollbar width and body margins, which taskql-graphiql.css pins to
+# zero, so the policy admits exactly that text by hash; the browser test opens a dialog to check.
+SCROLL_LOCK_STYLE_HASH = "'sha256-nzTgYzXYDNe6BAHiiI7NNlfK8n/auuOAhh2t92YvuXo='"
+# Fonts and icons in graphiql.min.css are data: URIs; everything else comes from this origin.
+GRAPHIQL_CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        f"style-src 'self' {SCROLL_LOCK_STYLE_HASH}",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": GRAPHIQL_CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+# Asset URLs carry a content hash, so a browser may keep them for a year.
+ASSET_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+}
+MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+@dataclass(frozen=True)
+class Asset:
+    url: str
+    integrity: str
+
+
+def sri(data: bytes) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+
+@cache
+def assets() -> dict[str, Asset]:
+    """Every file the page loads. Vendored files use the integrity recorded when they were fetched
+    from npm, so a file changed on disk is refused by the browser instead of run."""
+    recorded = {
+        name: str(entry["integrity"])
+        for package in json.loads(MANIFEST.read_text())["packages"]
+        for name, entry in package["files"].items()
+    }
+    found: dict[str, Asset] = {}
+    for name in (*SCRIPTS, *STYLES, OWN_SCRIPT, OWN_STYLE):
+        data = (STATIC_DIR / name).read_bytes()
+        version = hashlib.sha256(data).hexdigest()[:16]
+        found[name] = Asset(f"{STATIC_PATH}/{name}?v={version}", recorded.get(name, sri(data)))
+    return found
+
+
+def _config(*, development: bool, persist_headers: bool) -> str:
+    hint = f"# Get a development token with:  {TOKEN_HINT}\n" if development else ""
+    config = {
+        "url": GRAPHQL_PATH,
+        "placeholder": PLACEHOLDER,
+        "headers": json.dumps({"Authorization": PLACEHOLDER}, indent=2),
+        "query": (
+            "# Put a JWT in place of <token> in the Headers tab below.\n"
+            f"{hint}\n{{\n  me {{\n    id\n  }}\n}}\n"
+        ),
+        "persistHeaders": persist_headers,
+        "tokenHint": TOKEN_HINT if development else None,
+    }
+    # A JSON data block is never executed; escaping "<" keeps "</script>" from ending it early.
+    return json.dumps(config).replace("<", "\\u003c")
+
+
+def _tag(name: str) -> str:
+    asset = assets()[name]
+    url, integrity = html.escape(asset.url), html.escape(asset.integrity)
+    if name.endswith(".css"):
+        return f'<link rel="stylesheet" href="{url}" integrity="{integrity}">'
+    return f'<script src="{url}" integrity="{integrity}"></script>'
+
+
+@cache
+def graphiql_html(*, development: bool, persist_headers: bool) -> str:
+    styles = "\n    ".join(_tag(name) for name in (*STYLES, OWN_STYLE))
+    scripts = "\n    ".join(_tag(name) for name in (*SCRIPTS, OWN_SCRIPT))
+    config = _config(development=development, persist_headers=persist_headers)
+    return f"""<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>taskql · GraphiQL</title>
+    <link rel="icon" href="data:,">
+    {styles}
+  </head>
+  <body>
+    <div id="graphiql">Loading GraphiQL…</div>
+    <script type="application/json" id="taskql-graphiql-config">{config}</script>
+    {scripts}
+  </body>
+</html>
+"""
+
+
+def graphiql_response(*, development: bool, persist_headers: bool) -> HTMLResponse:
+    page = graphiql_html(development=development, persist_headers=persist_headers)
+    return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
+class GraphiQLStaticFiles(StaticFiles):
+    """The vendored files, with exact media types (never sniffed) and long-lived caching."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(ASSET_HEADERS)
+        media_type = MEDIA_TYPES.get(Path(path).suffix)
+        if media_type is not None and response.status_code == 200:
+            response.headers["Content-Type"] = media_type
+        return response
+
+
+def mount_graphiql_static(app: FastAPI) -> None:
+    app.mount(STATIC_PATH, GraphiQLStaticFiles(directory=STATIC_DIR), name="graphiql-static")

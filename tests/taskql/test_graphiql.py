@@ -1,0 +1,251 @@
+"""GraphiQL from taskql's own origin: strict CSP, vendored assets, a token that is never stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import Page, async_playwright
+
+from taskql.app import create_app
+from taskql.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
+from taskql.settings import Settings
+from tests.conftest import hs256_token, make_settings
+
+BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "graphiql.png"
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+class PageAssets(HTMLParser):
+    """The (url, integrity) of each script and stylesheet a page references, and its JSON config."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.assets: list[tuple[str, str]] = []
+        self.config_text = ""
+        self._in_config = False
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        url = found.get("src") if tag == "script" else found.get("href")
+        if tag == "script" and found.get("type") == "application/json":
+            self._in_config = True
+        elif url and (tag == "script" or found.get("rel") == "stylesheet"):
+            self.assets.append((url, found.get("integrity") or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_config = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_config:
+            self.config_text += data
+
+    @property
+    def config(self) -> dict[str, object]:
+        return dict(json.loads(self.config_text))
+
+
+def recorded_integrity() -> dict[str, str]:
+    manifest = json.loads(MANIFEST.read_text())
+    return {
+        name: entry["integrity"]
+        for package in manifest["packages"]
+        for name, entry in package["files"].items()
+    }
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    shutil.copy(sqlite_template, tmp_path / "taskql.db")
+    return f"sqlite+aiosqlite:///{tmp_path / 'taskql.db'}"
+
+
+async def client_for(settings: Settings) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(settings))
+    return httpx.AsyncClient(transport=transport, base_url="http://taskql.test")
+
+
+@pytest.fixture
+async def ide_client(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(make_settings(sqlite_url)) as client:
+        yield client
+
+
+async def test_browser_get_serves_graphiql_with_a_strict_csp(
+    ide_client: httpx.AsyncClient,
+) -> None:
+    response = await ide_client.get("/graphql", headers={"accept": BROWSER_HTML})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"] == GRAPHIQL_CSP
+    assert "unsafe" not in GRAPHIQL_CSP
+    directives = dict(part.split(" ", 1) for part in GRAPHIQL_CSP.split("; "))
+    for directive in ("script-src", "connect-src"):
+        assert directives[directive] == "'self'"
+    assert directives["style-src"].startswith("'self' 'sha256-")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "http://" not in response.text
+    assert "https://" not in response.text
+
+
+async def test_every_asset_is_served_from_taskql_with_its_recorded_integrity(
+    ide_client: httpx.AsyncClient,
+) -> None:
+    page = PageAssets((await ide_client.get("/graphql", headers={"accept": BROWSER_HTML})).text)
+    recorded = recorded_integrity()
+    names = []
+    for url, integrity in page.assets:
+        assert url.startswith("/graphql/static/"), url
+        response = await ide_client.get(url)
+        name = Path(urlsplit(url).path).name
+        names.append(name)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"] == MEDIA_TYPES[Path(name).suffix]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "immutable" in response.headers["cache-control"]
+        assert sri(response.content) == integrity
+        assert integrity == recorded.get(name, integrity)
+    assert {"react.production.min.js", "graphiql.min.js", "graphiql.min.css"} <= set(names)
+
+
+def test_vendored_files_match_the_manifest() -> None:
+    manifest = json.loads(MANIFEST.read_text())
+    versions = {package["name"]: package["version"] for package in manifest["packages"]}
+    assert set(versions) == {"react", "react-dom", "graphiql"}
+    for package in manifest["packages"]:
+        assert package["tarball_integrity"].startswith("sha512-")
+        for name, entry in package["files"].items():
+            assert sri((STATIC_DIR / name).read_bytes()) == entry["integrity"], name
+
+
+def test_development_page_says_how_to_get_a_token_and_production_does_not() -> None:
+    development = PageAssets(graphiql_html(development=True, persist_headers=False)).config
+    production = PageAssets(graphiql_html(development=False, persist_headers=False)).config
+    assert development["tokenHint"] == "taskql token --sub <id>"
+    assert production["tokenHint"] is None
+    assert "taskql token" not in str(production["query"])
+    assert json.loads(str(development["headers"])) == {"Authorization": "Bearer <token>"}
+
+
+def test_headers_persist_only_when_the_operator_turns_it_on() -> None:
+    assert PageAssets(graphiql_html(development=True, persist_headers=False)).config == {
+        **PageAssets(graphiql_html(development=True, persist_headers=True)).config,
+        "persistHeaders": False,
+    }
+
+
+async def test_graphiql_off_serves_no_ide(sqlite_url: str) -> None:
+    async with await client_for(make_settings(sqlite_url, graphiql=False)) as client:
+        page = await client.get("/graphql", headers={"accept": BROWSER_HTML})
+        asset = await client.get("/graphql/static/graphiql.min.js")
+    assert page.status_code == 404
+    assert not page.headers["content-type"].startswith("text/html")
+    assert asset.status_code == 404
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def live_server(sqlite_url: str) -> Iterator[str]:
+    """taskql under uvicorn on a free local port, in a thread with its own event loop."""
+    app: FastAPI = create_app(make_settings(sqlite_url))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    sock = free_socket()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    host, port = sock.getsockname()
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+CSP_LISTENER = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) =>
+  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`));
+"""
+
+
+async def replace_headers(page: Page, text: str) -> None:
+    await page.click(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror")
+    await page.keyboard.press("Control+A")
+    await page.keyboard.insert_text(text)
+
+
+@pytest.fixture
+def chromium() -> str:
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (set CHROMIUM)"
+    return CHROMIUM
+
+
+async def test_graphiql_runs_a_query_with_a_pasted_token_in_a_real_browser(
+    live_server: str, chromium: str
+) -> None:
+    token = hs256_token("user-a")
+    requests: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(10_000)
+        page.on("request", lambda request: requests.append(request.url))
+        await page.add_init_script(CSP_LISTENER)
+        await page.goto(f"{live_server}/graphql")
+        headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)")
+        await headers_editor.get_by_text("Bearer <token>").wait_for()
+        assert "taskql token --sub <id>" in await page.inner_text(".graphiql-footer")
+
+        await replace_headers(page, json.dumps({"Authorization": f"Bearer {token}"}))
+        await page.click(".graphiql-execute-button")
+        await page.locator(".result-window").get_by_text('"user-a"').wait_for()
+        await page.screenshot(path=str(SCREENSHOT))
+        # A dialog makes GraphiQL insert its one inline <style>, which the CSP admits by hash.
+        await page.click("button[aria-label='Open settings dialog']")
+        await page.get_by_role("dialog").wait_for()
+        await page.keyboard.press("Escape")
+
+        stored = await page.evaluate("JSON.stringify(window.localStorage)")
+        violations = await page.evaluate("window.cspViolations")
+        await page.reload()
+        await headers_editor.get_by_text("Bearer <token>").wait_for()
+        violations += await page.evaluate("window.cspViolations")
+        await browser.close()
+
+    assert "graphiql:" in stored
+    assert "Bearer" not in stored
+    assert violations == []
+    assert {urlsplit(url).netloc for url in requests} == {urlsplit(live_server).netloc}
