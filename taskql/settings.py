@@ -24,7 +24,11 @@ def _split_commas(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a rejected value may be a secret or a password
     )
 
     database_url: str = "sqlite+aiosqlite:///./taskql.db"
@@ -65,7 +69,7 @@ class Settings(BaseSettings):
             return None
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(
-                f"BETTER_AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                f"must be at least {MIN_SECRET_LENGTH} characters "
                 "(generate one with: openssl rand -base64 32)"
             )
         return value

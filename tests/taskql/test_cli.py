@@ -1,0 +1,134 @@
+"""The `taskql` command as a person runs it: serve on a bare directory, export-schema."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from jose import jwt
+
+from schema.sdl import schema_sdl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The machine's environment without any taskql setting, plus `extra`."""
+    names = ("DATABASE_URL", "BETTER_AUTH", "JWT_", "TASKQL_", "GRAPHIQL", "CORS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(names)}
+    return {**env, **extra}
+
+
+def taskql(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "taskql", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_on_a_bare_directory_writes_a_secret_migrates_sqlite_and_answers(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "taskql", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/graphql", json={"query": "{__typename}"}, timeout=2
+                )
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[1]
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert answer.json() == {"data": {"__typename": "Query"}}
+
+        env_file = tmp_path / ".env"
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        secret = env_file.read_text().strip().removeprefix("BETTER_AUTH_SECRET=")
+        assert len(secret) >= 32
+        assert (tmp_path / "taskql.db").exists()
+
+        minted = taskql(
+            "token", "--sub", "cli-user", "--name", "Cli", cwd=tmp_path, env=clean_env()
+        )
+        assert minted.returncode == 0, minted.stderr
+        token = minted.stdout.strip()
+        assert jwt.decode(token, secret, algorithms=["HS256"])["sub"] == "cli-user"
+        me = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ me { id name } }"},
+            headers={"authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert me.json() == {"data": {"me": {"id": "cli-user", "name": "Cli"}}}
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=15)
+    assert "wrote a random BETTER_AUTH_SECRET to .env" in stderr
+    assert secret not in stderr
+
+
+def test_existing_secret_in_env_file_is_never_overwritten(tmp_path: Path) -> None:
+    from taskql.dev_secret import ensure_dev_secret
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("OTHER=1\nBETTER_AUTH_SECRET=keep-this-one-it-is-long-enough-000000\n")
+    assert ensure_dev_secret(env_file) is False
+    assert env_file.read_text().count("BETTER_AUTH_SECRET") == 1
+    fresh = tmp_path / "fresh.env"
+    fresh.write_text("OTHER=1")
+    assert ensure_dev_secret(fresh) is True
+    assert fresh.read_text().startswith("OTHER=1\nBETTER_AUTH_SECRET=")
+
+
+def test_invalid_settings_stop_startup_with_a_clear_message(tmp_path: Path) -> None:
+    result = taskql(
+        "serve",
+        cwd=tmp_path,
+        env=clean_env(BETTER_AUTH_SECRET="short-secret-value", DATABASE_URL="mysql://x/y"),
+    )
+    assert result.returncode != 0
+    assert "BETTER_AUTH_SECRET: must be at least 32 characters" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+    assert "short-secret-value" not in result.stderr
+
+
+def test_export_schema_check_passes_when_current_and_fails_when_stale(tmp_path: Path) -> None:
+    current = tmp_path / "current.graphql"
+    current.write_text(schema_sdl())
+    ok = taskql("export-schema", "--check", "--path", str(current), cwd=ROOT, env=clean_env())
+    assert ok.returncode == 0, ok.stderr
+    stale = tmp_path / "stale.graphql"
+    stale.write_text(schema_sdl().replace("completed: Boolean!", "done: Boolean!"))
+    bad = taskql("export-schema", "--check", "--path", str(stale), cwd=ROOT, env=clean_env())
+    assert bad.returncode == 1
+    assert "out of date" in bad.stderr
+    assert "+  completed: Boolean!" in bad.stderr
