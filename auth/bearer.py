@@ -6,7 +6,8 @@ from auth.errors import AuthError
 
 MISSING_HEADER = "Authorization header missing. Include: Authorization: Bearer <token>"
 BAD_HEADER = "Invalid authorization header format. Expected: Bearer <token>"
-# Scheme names echoed back are cut short: the header is attacker-controlled.
+# Only a short ASCII word is echoed back as the scheme: a long one may be a credential sent in the
+# wrong order (`<token> Bearer`), and even a prefix of it must not reach a response or a log.
 _MAX_SCHEME_ECHO = 20
 
 
@@ -23,6 +24,7 @@ def bearer_token(header: str | None) -> str | None:
         raise AuthError("bad_header", BAD_HEADER)
     scheme, token = parts
     if scheme.lower() != "bearer":
-        shown = scheme[:_MAX_SCHEME_ECHO] if scheme.isascii() and scheme.isalnum() else "?"
+        echo = scheme.isascii() and scheme.isalnum() and len(scheme) <= _MAX_SCHEME_ECHO
+        shown = scheme if echo else "?"
         raise AuthError("bad_scheme", f"Invalid authentication scheme: {shown}. Expected: Bearer")
     return token

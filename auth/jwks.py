@@ -39,6 +39,10 @@ def _parse_key_set(document: object) -> list[Jwk]:
     ]
 
 
+def _within(moment: float | None, now: float, seconds: float) -> bool:
+    return moment is not None and now - moment < seconds
+
+
 def _fits(key: Jwk, alg: str) -> bool:
     return key.get("kty") == KEY_TYPES.get(alg) and key.get("alg", alg) == alg
 
@@ -47,8 +51,10 @@ class JWKSClient:
     """Signing keys by kid for one JWKS URL.
 
     Better Auth's JWKS has no Cache-Control, so keys are refreshed every `refresh_interval` and
-    refetched on an unknown kid; any fetch starts at most once per `cooldown` seconds, so a flood of
-    forged kids or an issuer outage cannot turn into a flood of requests.
+    refetched on an unknown kid. Unknown kids trigger at most one fetch per `cooldown` seconds, and
+    after a failed fetch nothing is tried for `cooldown` seconds, so a flood of forged kids or an
+    issuer outage cannot turn into a flood of requests. A periodic refresh does not count against
+    the unknown-kid budget: a key rotated in just after it is still fetched on first sight.
     """
 
     def __init__(
@@ -73,7 +79,8 @@ class JWKSClient:
         self._clock = clock
         self._keys: list[Jwk] | None = None
         self._fetched_at = 0.0
-        self._attempted_at: float | None = None
+        self._failed_at: float | None = None
+        self._kid_fetch_at: float | None = None
         self._inflight: asyncio.Task[None] | None = None
 
     @property
@@ -86,13 +93,13 @@ class JWKSClient:
         if alg not in KEY_TYPES:
             raise AuthError.invalid("bad_signature", "algorithm not allowed for JWKS keys")
         if self._keys is None:
-            await self._refetch(force=False)
+            await self._refetch(force=False, unknown_kid=True)  # this fetch looks for this kid
         elif self._clock() - self._fetched_at >= self._refresh_interval:
             # Stale but usable: refresh behind the request rather than make it wait.
             self._start_fetch(force=False)
         key = self._find(kid, alg)
         if key is None:
-            await self._refetch(force=False)
+            await self._refetch(force=False, unknown_kid=True)
             key = self._find(kid, alg)
         if key is None:
             raise AuthError.invalid("unknown_key", "unknown signing key")
@@ -126,21 +133,24 @@ class JWKSClient:
         # allow, which is a signature problem (an alg-confusion attempt or a misconfigured issuer).
         raise AuthError.invalid("bad_signature", "algorithm does not match the signing key")
 
-    async def _refetch(self, *, force: bool) -> None:
-        task = self._start_fetch(force=force)
+    async def _refetch(self, *, force: bool, unknown_kid: bool = False) -> None:
+        task = self._start_fetch(force=force, unknown_kid=unknown_kid)
         if task is not None:
             # Shielded so that one cancelled request does not cancel the fetch others wait on.
             await asyncio.shield(task)
 
-    def _start_fetch(self, *, force: bool) -> asyncio.Task[None] | None:
+    def _start_fetch(self, *, force: bool, unknown_kid: bool = False) -> asyncio.Task[None] | None:
         """The in-flight fetch, a new one if none runs and the cooldown allows it, else None."""
         if self._inflight is not None:
             return self._inflight
         now = self._clock()
-        cooling = self._attempted_at is not None and now - self._attempted_at < self._cooldown
-        if cooling and not force:
+        if not force and (
+            _within(self._failed_at, now, self._cooldown)
+            or (unknown_kid and _within(self._kid_fetch_at, now, self._cooldown))
+        ):
             return None
-        self._attempted_at = now
+        if unknown_kid:
+            self._kid_fetch_at = now
         self._inflight = asyncio.create_task(self._fetch())
         return self._inflight
 
@@ -151,10 +161,12 @@ class JWKSClient:
         except Exception as exc:
             # Never the body: it may hold key material. Cached keys stay in use.
             logger.warning("JWKS fetch from %s failed: %s", self.url, exc)
+            self._failed_at = self._clock()
             ok = False
         else:
             self._keys = keys
             self._fetched_at = self._clock()
+            self._failed_at = None
             ok = True
         finally:
             self._inflight = None

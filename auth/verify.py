@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jose import jwt
+from jose import jwk, jwt
+from jose.backends.base import Key
 from jose.exceptions import ExpiredSignatureError, JWSError, JWTClaimsError, JWTError
 
 from auth import keys
@@ -124,17 +125,34 @@ class TokenVerifier:
             "verify_iss": False,
             "verify_at_hash": False,
         }
+        prepared = _prepared_key(key, alg)
         try:
-            claims: dict[str, Any] = jwt.decode(token, key, algorithms=[alg], options=options)
+            claims: dict[str, Any] = jwt.decode(token, prepared, algorithms=[alg], options=options)
         except ExpiredSignatureError as exc:
             raise AuthError("expired", "Token has expired. Please log in again.") from exc
         except JWTClaimsError as exc:
             raise AuthError.invalid("bad_claims", _claims_detail(str(exc))) from exc
         except (JWTError, JWSError) as exc:
-            if "Signature verification failed" in str(exc):
+            message = str(exc)
+            if message.startswith("missing required key"):  # python-jose raises no ClaimsError
+                raise AuthError.invalid("bad_claims", _claims_detail(message)) from exc
+            if "Signature verification failed" in message:
                 raise AuthError.invalid("bad_signature", "signature verification failed") from exc
             raise AuthError.invalid("malformed", "token could not be decoded") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            # With a prepared key only claim checks are left, and python-jose runs int() on
+            # exp/iat/nbf unguarded: null, a list or 1e400 would otherwise become a 500.
+            raise AuthError.invalid("bad_claims", "time claims must be numbers") from exc
         return claims
+
+
+def _prepared_key(key: str | Mapping[str, Any], alg: str) -> Key:
+    """The python-jose key object; a JWKS entry that cannot be loaded verifies nothing."""
+    try:
+        return jwk.construct(dict(key) if isinstance(key, Mapping) else key, alg)
+    except Exception as exc:  # noqa: BLE001 - jose and cryptography raise many types here
+        # A garbage JWKS entry must answer 401, never 500; its material is not worth a log.
+        raise AuthError.invalid("unknown_key", "signing key is not usable") from exc
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -170,11 +188,15 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise AuthError.invalid("bad_claims", "sub must be a non-empty string")
+    for claim in ("exp", "iat", "nbf"):
+        # python-jose accepts "123" (it runs int()); RFC 7519 NumericDates are JSON numbers.
+        if claim in claims and not _is_number(claims[claim]):
+            raise AuthError.invalid("bad_claims", f"{claim} must be a number")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    if exp is None:
         raise AuthError.invalid("bad_claims", "exp claim missing")
     iat = claims.get("iat")
-    if isinstance(iat, int | float) and iat > now + config.leeway:
+    if iat is not None and iat > now + config.leeway:
         raise AuthError.invalid("bad_claims", "token issued in the future")
     if config.issuer is not None and claims.get("iss") != config.issuer:
         raise AuthError.invalid("bad_claims", "wrong issuer")
@@ -188,6 +210,10 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
         expires_at=int(exp),
         claims=claims,
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _audience_matches(aud: object, accepted: tuple[str, ...]) -> bool:

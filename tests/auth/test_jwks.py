@@ -263,8 +263,23 @@ async def test_a_stale_cache_is_refreshed_behind_the_request(
     await refreshes.wait_for(2)
     assert issuer.requests == 2
     assert (await jwks.get_key("k2", "EdDSA"))["kid"] == "k2"
+    # A periodic refresh does not spend the unknown-kid budget: one look, then the cooldown.
     await assert_unknown_key(jwks, "k1")
-    assert issuer.requests == 2
+    assert issuer.requests == 3
+    await assert_unknown_key(jwks, "k1")
+    assert issuer.requests == 3
+
+
+async def test_a_key_rotated_in_right_after_a_periodic_refresh_is_fetched_on_first_sight(
+    jwks: JWKSClient, issuer: Issuer, clock: Clock, refreshes: RefreshLog
+) -> None:
+    await jwks.get_key("k1", "EdDSA")
+    clock.advance(REFRESH)
+    await jwks.get_key("k1", "EdDSA")
+    await refreshes.wait_for(2)
+    issuer.keys = [ed25519_jwk("k1"), ed25519_jwk("k2")]  # Better Auth rotates a moment later
+    assert (await jwks.get_key("k2", "EdDSA"))["kid"] == "k2"
+    assert issuer.requests == 3
 
 
 async def test_a_failed_refresh_keeps_the_old_keys(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests.auth.apps import AppFactory, app_factory, sqlite_copy
 from tests.interop.better_auth import BetterAuthIssuer, ensure_installed
 
 
@@ -21,3 +23,33 @@ def better_auth_issuer(better_auth_install: Path) -> Iterator[BetterAuthIssuer]:
     """One EdDSA issuer with Better Auth's defaults, shared by the whole session."""
     with BetterAuthIssuer(alg="EdDSA") as issuer:
         yield issuer
+
+
+@pytest.fixture(scope="session")
+def issuer_for(
+    better_auth_issuer: BetterAuthIssuer,
+) -> Iterator[Callable[[str], BetterAuthIssuer]]:
+    """`issuer_for("RS256")`: one default-configured issuer per algorithm, started on first use
+    and shared by the whole session (the EdDSA one is `better_auth_issuer`)."""
+    started = {"EdDSA": better_auth_issuer}
+    with ExitStack() as stack:
+
+        def get(alg: str) -> BetterAuthIssuer:
+            if alg not in started:
+                started[alg] = stack.enter_context(BetterAuthIssuer(alg=alg))
+            return started[alg]
+
+        yield get
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """Most interop tests are about tokens, not storage: they run on SQLite only."""
+    return sqlite_copy(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+async def build_app(sqlite_url: str) -> AsyncIterator[AppFactory]:
+    """`await build_app(**settings)`: taskql apps on SQLite, each closed when the test ends."""
+    async with app_factory(sqlite_url) as build:
+        yield build
