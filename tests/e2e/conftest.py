@@ -1,0 +1,168 @@
+"""Fixtures for the browser tests: taskql, the Next.js example and Chromium, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.e2e.nextjs_build import REPO_ROOT, NextBuild, nextjs_build
+from tests.e2e.servers import Server, base_env, free_port, fresh_databases, venv_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Short-lived tokens let a test watch them expire. taskql's leeway is cut to match, so an expired
+# token really is refused.
+JWT_EXPIRATION_SECONDS = 10
+JWT_LEEWAY_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class Stack:
+    app_url: str  # the Next.js app: Better Auth's base URL, so the JWTs' iss and aud
+    api_url: str  # taskql's GraphQL endpoint, called cross-origin by the browser
+    output: Path  # screenshots and server logs
+
+
+@pytest.fixture(scope="session")
+def e2e_output() -> Path:
+    path = REPO_ROOT / "test-output" / "e2e"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def nextjs(pytestconfig: pytest.Config) -> Iterator[NextBuild]:
+    """``npm ci`` and ``next build`` of examples/nextjs (cached in .cache/ between runs)."""
+    with nextjs_build() as build:
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(
+                f"\nexamples/nextjs: npm ci {build.npm_ci_seconds:.1f}s, next build "
+                f"{build.build_seconds:.1f}s (0 = reused), in {build.app_dir.parents[1]}"
+            )
+        yield build
+
+
+def _migrate(database_url: str, cwd: Path) -> None:
+    subprocess.run(
+        [venv_command("taskql"), "migrate"],
+        cwd=cwd,
+        env=base_env(DATABASE_URL=database_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(
+    nextjs: NextBuild, e2e_output: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """taskql and the Next.js app, each with a fresh PostgreSQL database and a free port."""
+    app_port, api_port = free_port(), free_port()
+    app_url = f"http://127.0.0.1:{app_port}"
+    api_url = f"http://127.0.0.1:{api_port}"
+    workdir = tmp_path_factory.mktemp("taskql")  # no stray .env from the repository
+    logs = tmp_path_factory.mktemp("logs")  # per session: another session may be running
+    with fresh_databases("api", "auth") as databases:
+        _migrate(databases["api"], workdir)
+        app = Server(
+            "nextjs",
+            ["node", "node_modules/next/dist/bin/next", "start"]
+            + ["--hostname", "127.0.0.1", "--port", str(app_port)],
+            cwd=nextjs.app_dir,
+            env=base_env(
+                NODE_ENV="production",
+                NEXT_TELEMETRY_DISABLED="1",
+                BETTER_AUTH_TELEMETRY="0",
+                BETTER_AUTH_URL=app_url,
+                BETTER_AUTH_SECRET=secrets.token_urlsafe(32),
+                DATABASE_URL=databases["auth"],
+                TASKQL_URL=f"{api_url}/graphql",
+                JWT_EXPIRATION_TIME=f"{JWT_EXPIRATION_SECONDS}s",
+            ),
+            log_dir=logs,
+            ready_url=f"{app_url}/sign-in",
+        )
+        api = Server(
+            "taskql",
+            [sys.executable, "-m", "uvicorn", "taskql.app:create_app", "--factory"]
+            + ["--host", "127.0.0.1", "--port", str(api_port)],
+            cwd=workdir,
+            env=base_env(
+                DATABASE_URL=databases["api"],
+                BETTER_AUTH_URL=app_url,
+                CORS_ORIGINS=app_url,
+                TASKQL_ENV="development",
+                JWT_LEEWAY_SECONDS=str(JWT_LEEWAY_SECONDS),
+            ),
+            log_dir=logs,
+            ready_url=f"{api_url}/healthz",
+        )
+        try:
+            with app, api:
+                yield Stack(app_url, f"{api_url}/graphql", e2e_output)
+        finally:
+            for log in logs.glob("*.log"):
+                shutil.copy(log, e2e_output / log.name)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API keeps an event loop running while it is open, which
+    # would stop the async tests of later modules from starting theirs.
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+NewContext = Callable[[], BrowserContext]
+
+
+@pytest.fixture
+def new_context(browser: Browser, stack: Stack) -> Iterator[NewContext]:
+    """``new_context()``: a fresh browser profile (one per user), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        context = browser.new_context(
+            base_url=stack.app_url, viewport={"width": 1000, "height": 760}
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: NewContext) -> Page:
+    return new_context().new_page()
+
+
+@pytest.fixture
+def shoot(stack: Stack) -> Callable[[Page, str], None]:
+    """``shoot(page, "name")`` saves test-output/e2e/name.png (one per main screen)."""
+
+    def save(page: Page, name: str) -> None:
+        page.screenshot(path=stack.output / f"{name}.png", full_page=True)
+
+    return save
