@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +31,7 @@ class Context(BaseContext):
     user: AuthenticatedUser | None = None
     request_id: str | None = None
     _session: AsyncSession | None = field(default=None, repr=False)
+    _session_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -42,9 +45,20 @@ class Context(BaseContext):
 
     @property
     def db(self) -> AsyncSession:
+        """The request's session, opened on first use (use `session()` to run statements)."""
         if self._session is None:
             self._session = self.database.sessions()
         return self._session
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """The request's one session, lent to one resolver at a time.
+
+        graphql-core resolves a query's root fields concurrently, and an AsyncSession must not be
+        used by two coroutines at once.
+        """
+        async with self._session_lock:
+            yield self.db
 
     async def close(self) -> None:
         if self._session is not None:

@@ -20,6 +20,7 @@ HMAC_ALGORITHMS = frozenset({"HS256"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 # Better Auth's tokens are about 1 KB; anything far larger is not one of them.
 MAX_TOKEN_LENGTH = 16 * 1024
+MAX_SUBJECT_LENGTH = 255
 
 keys.register()
 
@@ -188,6 +189,9 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise AuthError.invalid("bad_claims", "sub must be a non-empty string")
+    if len(sub) > MAX_SUBJECT_LENGTH or not sub.isprintable():
+        # The owner column holds 255 printable characters; Better Auth ids are 32.
+        raise AuthError.invalid("bad_claims", "sub is not a usable user id")
     for claim in ("exp", "iat", "nbf"):
         # python-jose accepts "123" (it runs int()); RFC 7519 NumericDates are JSON numbers.
         if claim in claims and not _is_number(claims[claim]):

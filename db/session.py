@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from db.pool import FairAsyncPool
+
+logger = logging.getLogger(__name__)
+_RETURNED_AT = "taskql_returned_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,7 @@ class PoolOptions:
     timeout: float = 5.0
     connect_timeout: float = 5.0
     statement_timeout: float = 15.0
+    ping_after_idle: float = 5.0  # 0 pings a pooled connection at every checkout
 
 
 def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
@@ -39,15 +49,43 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
             "application_name": "taskql",
         },
     }
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool.size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout,
-        pool_pre_ping=True,
         pool_recycle=1800,
+        poolclass=FairAsyncPool,
         connect_args=connect_args,
     )
+    _ping_idle_connections(engine, pool.ping_after_idle)
+    return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling, priced for a busy server.
+
+    SQLAlchemy's pool_pre_ping costs three round trips per checkout with asyncpg (BEGIN, ping,
+    ROLLBACK), as many as a read itself. A connection that was in use moments ago is alive, so
+    only one idle for longer is pinged; a dead one is replaced before any request sees it. One
+    that died within the idle window fails its request with SERVICE_UNAVAILABLE and is dropped.
+    """
+    pool = engine.sync_engine.pool
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return  # just connected, or just used
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("pooled connection is gone") from exc  # pool retries
+
+    event.listen(pool, "checkin", checked_in)
+    event.listen(pool, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -64,8 +102,10 @@ class Database:
 
     def __init__(self, url: str, pool: PoolOptions | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url, pool)
+        self.pool = pool or PoolOptions()
+        self.engine = create_engine(url, self.pool)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._attempts: set[asyncio.Task[None]] = set()
 
     @property
     def dialect(self) -> str:
@@ -77,8 +117,34 @@ class Database:
             yield session
 
     async def ping(self) -> None:
+        """SELECT 1 within the connect timeout: a readiness probe must answer even when the
+        database hangs, so a late attempt is left to clean up (close its socket) on its own."""
+        attempt = asyncio.create_task(self._select_one())
+        self._attempts.add(attempt)
+        attempt.add_done_callback(self._forget)
+        done, _ = await asyncio.wait({attempt}, timeout=self.pool.connect_timeout)
+        if not done:
+            attempt.cancel()
+            raise TimeoutError("the database did not answer in time")
+        attempt.result()
+
+    async def _select_one(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    def _forget(self, attempt: asyncio.Task[None]) -> None:
+        self._attempts.discard(attempt)
+        if not attempt.cancelled():
+            attempt.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+    def connections_in_use(self) -> int:
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        return int(checked_out()) if callable(checked_out) else 0
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        """Closes the pool; bounded, since closing politely waits on a database that may hang."""
+        try:
+            async with asyncio.timeout(self.pool.connect_timeout):
+                await self.engine.dispose()
+        except TimeoutError:
+            logger.warning("database pool did not close in time; its connections die with us")

@@ -10,7 +10,9 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from resolvers import events
 from resolvers.errors import BadUserInput, NotFound
+from resolvers.events import ChangeKind, TaskChange
 from resolvers.pagination import Order, after_cursor, check_page_size, encode_cursor, order_by
 
 _MAX_DB_ID = 2**31 - 1
@@ -36,15 +38,24 @@ def parse_task_id(raw: str) -> int:
     return task_id
 
 
+def _no_nul(field: str, text: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refuse it the same way on every database.
+    if "\x00" in text:
+        raise BadUserInput(field, "must not contain the NUL character (U+0000)")
+    return text
+
+
 def clean_title(title: str) -> str:
-    title = title.strip()
+    title = _no_nul("title", title).strip()
     if not 1 <= len(title) <= TITLE_MAX:
         raise BadUserInput("title", f"must be 1 to {TITLE_MAX} characters after trimming")
     return title
 
 
 def clean_description(description: str | None) -> str | None:
-    if description is not None and len(description) > DESCRIPTION_MAX:
+    if description is None:
+        return None
+    if len(_no_nul("description", description)) > DESCRIPTION_MAX:
         raise BadUserInput("description", f"must be at most {DESCRIPTION_MAX} characters")
     return description
 
@@ -68,7 +79,7 @@ async def list_tasks(
     if completed is not None:
         filters.append(Task.completed.is_(completed))
     if search is not None and search.strip():
-        if len(search) > _MAX_SEARCH:
+        if len(_no_nul("search", search)) > _MAX_SEARCH:
             raise BadUserInput("search", f"must be at most {_MAX_SEARCH} characters")
         term = search.strip()
         filters.append(
@@ -111,7 +122,7 @@ async def create_task(
         "updated_at": now,
     }
     task = (await session.scalars(insert(Task).values(**values).returning(Task))).one()
-    await session.commit()
+    await events.commit(session, TaskChange.written(ChangeKind.CREATED, task))
     return task
 
 
@@ -150,11 +161,12 @@ async def delete_task(session: AsyncSession, user_id: str, task_id: int) -> int:
     if deleted is None:
         await session.rollback()
         raise NotFound()
-    await session.commit()
+    await events.commit(session, TaskChange.deleted(int(deleted), user_id))
     return int(deleted)
 
 
 async def _write_one(session: AsyncSession, statement: Any) -> Task:
+    """An UPDATE ... RETURNING of one owned row, committed and published as UPDATED."""
     task: Task | None = (
         await session.scalars(
             statement, execution_options={"synchronize_session": False, "populate_existing": True}
@@ -163,5 +175,5 @@ async def _write_one(session: AsyncSession, statement: Any) -> Task:
     if task is None:
         await session.rollback()
         raise NotFound()
-    await session.commit()
+    await events.commit(session, TaskChange.written(ChangeKind.UPDATED, task))
     return task

@@ -36,15 +36,16 @@ class Query:
         first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> TaskConnection:
-        page = await store.list_tasks(
-            info.context.db,
-            _viewer_id(info),
-            completed=filter.completed if filter else None,
-            search=filter.search if filter else None,
-            order=order_by or Order.CREATED_AT_DESC,
-            first=DEFAULT_PAGE if first is None else first,
-            after=after,
-        )
+        async with info.context.session() as db:
+            page = await store.list_tasks(
+                db,
+                _viewer_id(info),
+                completed=filter.completed if filter else None,
+                search=filter.search if filter else None,
+                order=order_by or Order.CREATED_AT_DESC,
+                first=DEFAULT_PAGE if first is None else first,
+                after=after,
+            )
         return TaskConnection.from_page(page)
 
     @strawberry.field(
@@ -54,7 +55,8 @@ class Query:
     async def task(
         self, info: ContextInfo, user_id: strawberry.ID, id: strawberry.ID
     ) -> Task | None:  # noqa: A002
-        row = await store.get_task(info.context.db, _viewer_id(info), store.parse_task_id(id))
+        async with info.context.session() as db:
+            row = await store.get_task(db, _viewer_id(info), store.parse_task_id(id))
         return Task.from_row(row)
 
 
@@ -67,9 +69,8 @@ class Mutation:
         user_id: strawberry.ID,
         input: CreateTaskInput,  # noqa: A002
     ) -> Task:
-        row = await store.create_task(
-            info.context.db, _viewer_id(info), input.title, input.description
-        )
+        async with info.context.session() as db:
+            row = await store.create_task(db, _viewer_id(info), input.title, input.description)
         return Task.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsOwner], description="Partial update (PATCH).")
@@ -80,9 +81,10 @@ class Mutation:
         id: strawberry.ID,  # noqa: A002
         input: UpdateTaskInput,  # noqa: A002
     ) -> Task:
-        row = await store.update_task(
-            info.context.db, _viewer_id(info), store.parse_task_id(id), input.changes()
-        )
+        async with info.context.session() as db:
+            row = await store.update_task(
+                db, _viewer_id(info), store.parse_task_id(id), input.changes()
+            )
         return Task.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsOwner])
@@ -92,9 +94,8 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,  # noqa: A002
     ) -> strawberry.ID:
-        deleted = await store.delete_task(
-            info.context.db, _viewer_id(info), store.parse_task_id(id)
-        )
+        async with info.context.session() as db:
+            deleted = await store.delete_task(db, _viewer_id(info), store.parse_task_id(id))
         return strawberry.ID(str(deleted))
 
     @strawberry.mutation(permission_classes=[IsOwner])
@@ -104,5 +105,6 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,  # noqa: A002
     ) -> Task:
-        row = await store.toggle_task(info.context.db, _viewer_id(info), store.parse_task_id(id))
+        async with info.context.session() as db:
+            row = await store.toggle_task(db, _viewer_id(info), store.parse_task_id(id))
         return Task.from_row(row)

@@ -7,11 +7,13 @@ from datetime import datetime
 import strawberry
 
 from db.models import Task as TaskRow
+from resolvers.events import ChangeKind, TaskState
 from resolvers.pagination import Order
 from resolvers.tasks import Page
 
-# Registers the resolvers' Order enum with GraphQL under the contract's name.
+# Registers the resolvers' enums with GraphQL under the contract's names.
 strawberry.enum(Order, name="TaskOrder", description="How `tasks` is sorted.")
+strawberry.enum(ChangeKind, name="TaskEventType", description="What happened to the task.")
 
 
 @strawberry.type(description="Who the token says you are.")
@@ -32,7 +34,7 @@ class Task:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: TaskRow) -> Task:
+    def from_row(cls, row: TaskRow | TaskState) -> Task:
         return cls(
             id=strawberry.ID(str(row.id)),
             user_id=strawberry.ID(row.user_id),
@@ -63,3 +65,12 @@ class TaskConnection:
             total=page.total,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         )
+
+
+@strawberry.type(description="A committed change to one of your tasks.")
+class TaskEvent:
+    type: ChangeKind
+    task_id: strawberry.ID
+    task: Task | None = strawberry.field(
+        description="The task as this change left it; null for DELETED."
+    )

@@ -16,12 +16,18 @@ from auth.errors import AuthError
 from auth.jwks import JWKSClient
 from auth.verify import TokenVerifier
 from db.session import Database, PoolOptions
-from schema import schema
+from resolvers import events
+from resolvers.events import EventBus, EventHub
+from schema import build_schema
+from taskql.body_limit import BodyLimitMiddleware
 from taskql.errors import auth_error_response
+from taskql.events_pg import PostgresEventHub
 from taskql.graphiql import mount_graphiql_static
 from taskql.graphql_http import TaskqlGraphQLRouter
+from taskql.observability import Metrics, OperationRecorder, install_observability
 from taskql.request_id import RequestIdMiddleware
 from taskql.settings import Settings
+from taskql.websocket import LiveConnections
 
 logger = logging.getLogger("taskql")
 
@@ -32,6 +38,7 @@ class Services:
     database: Database
     verifier: TokenVerifier
     jwks: JWKSClient | None
+    events: EventHub
 
 
 def build_services(settings: Settings) -> Services:
@@ -41,6 +48,7 @@ def build_services(settings: Settings) -> Services:
         timeout=settings.db_pool_timeout_seconds,
         connect_timeout=settings.db_connect_timeout_seconds,
         statement_timeout=settings.db_statement_timeout_seconds,
+        ping_after_idle=settings.db_ping_after_idle_seconds,
     )
     config = settings.auth_config()
     jwks = (
@@ -52,9 +60,23 @@ def build_services(settings: Settings) -> Services:
         if config.jwks_url
         else None
     )
-    return Services(
-        settings, Database(settings.database_url, pool), TokenVerifier(config, jwks), jwks
+    database = Database(settings.database_url, pool)
+    hub = _event_hub(settings, database)
+    return Services(settings, database, TokenVerifier(config, jwks), jwks, hub)
+
+
+def _event_hub(settings: Settings, database: Database) -> EventHub:
+    """In-process on SQLite (one process serves it); LISTEN/NOTIFY across replicas on PostgreSQL."""
+    bus = EventBus(queue_size=settings.ws_event_queue_size)
+    hub = (
+        EventHub(bus)
+        if settings.is_sqlite
+        else PostgresEventHub(
+            settings.database_url, bus, connect_timeout=settings.db_connect_timeout_seconds
+        )
     )
+    events.attach(database.sessions, hub)
+    return hub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,9 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.auth_configured:
             logger.warning("no BETTER_AUTH_SECRET or BETTER_AUTH_URL: every token will be refused")
+        await services.events.start()
         try:
             yield
         finally:
+            await services.events.aclose()
             if services.jwks is not None:
                 await services.jwks.aclose()
             await services.database.dispose()
@@ -76,18 +100,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.add_exception_handler(AuthError, auth_error_response)
     router = TaskqlGraphQLRouter(
-        schema,
+        build_schema(settings.graphql_limits(), [OperationRecorder]),
         path="/graphql",
         context_getter=context_loader(services.database, services.verifier),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allowed_origins=settings.cors_origins,
         graphiql_development=settings.taskql_env == "development",
         graphiql_persist_headers=settings.graphiql_persist_headers,
+        live=LiveConnections(
+            max_per_user=settings.ws_max_connections_per_user,
+            max_subscriptions=settings.ws_max_subscriptions_per_connection,
+        ),
+        ws_init_timeout=settings.ws_init_timeout_seconds,
     )
     app.include_router(router)
     if settings.graphiql_enabled:
         mount_graphiql_static(app)
     _add_health(app, services)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -97,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "WWW-Authenticate", "Retry-After"],
         max_age=600,
     )
+    metrics = Metrics() if settings.metrics_enabled else None
+    install_observability(app, metrics, services.database, services.jwks)
     app.add_middleware(RequestIdMiddleware)
     return app
 

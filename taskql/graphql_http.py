@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -12,13 +14,15 @@ from graphql import GraphQLError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from auth.context import Context
 from taskql.errors import auth_headers
 from taskql.graphiql import graphiql_response
 from taskql.media import GRAPHQL_RESPONSE, JSON, negotiate
+from taskql.websocket import LiveConnections, TaskqlTransportWSHandler
 
 RETRY_AFTER_SECONDS = "2"
 
@@ -62,7 +66,10 @@ def error_body(message: str, code: str) -> dict[str, Any]:
 
 
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
-    """Strawberry's router with content negotiation and the contract's status codes."""
+    """Strawberry's router with content negotiation and the contract's status codes, and
+    subscriptions over graphql-transport-ws only (SPEC §7)."""
+
+    graphql_transport_ws_handler_class = TaskqlTransportWSHandler
 
     def __init__(
         self,
@@ -71,9 +78,19 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         path: str = "/graphql",
         graphiql_development: bool = False,
         graphiql_persist_headers: bool = False,
+        live: LiveConnections | None = None,
+        ws_init_timeout: float = 10.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(schema, path=path, **kwargs)
+        super().__init__(
+            schema,
+            path=path,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
+            max_subscriptions_per_connection=None,  # TaskqlTransportWSHandler counts, with a code
+            **kwargs,
+        )
+        self.live = live or LiveConnections(max_per_user=10, max_subscriptions=20)
         self.graphiql_development = graphiql_development
         self.graphiql_persist_headers = graphiql_persist_headers
         # Starlette would answer other methods with the Allow of the first route only.
@@ -83,6 +100,11 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             methods=["PUT", "PATCH", "DELETE"],
             include_in_schema=False,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """connection_init: a bad or missing token closes 4403 before any subscription starts."""
+        await self.live.admit(context)
+        return UnsetType()  # the singleton UNSET: connection_ack without a payload
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """Our own GraphiQL page: every asset from this origin, under a strict CSP."""
@@ -127,6 +149,13 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             response.headers.update(headers)
             response.headers["content-type"] = request.state.graphql_media_type
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            # json.loads recurses once per nesting level: 64 KB of "[" would otherwise be a 500.
+            raise json.JSONDecodeError("JSON is nested too deeply", "", 0) from None
 
     def _wants_ide(self, request: Request) -> bool:
         return request.method == "GET" and "text/html" in request.headers.get("accept", "")

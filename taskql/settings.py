@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth.verify import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, AuthConfig
 from db.url import normalize_database_url
+from schema.limits import Limits
 
 MIN_SECRET_LENGTH = 32
 CommaList = Annotated[list[str], NoDecode]
@@ -51,7 +52,22 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0)
+    db_ping_after_idle_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
+    # Production hardening: abuse limits, request logs and metrics (README "Operating taskql").
+    log_format: Literal["json", "text"] = "json"
+    metrics_enabled: bool = True
+    max_request_bytes: int = Field(default=65_536, ge=1024)
+    graphql_max_depth: int = Field(default=10, ge=1)
+    graphql_max_aliases: int = Field(default=20, ge=0)
+    graphql_max_tokens: int = Field(default=1000, ge=100)
+    graphql_max_operations: int = Field(default=1, ge=1, le=100)
+    graphql_document_cache_size: int = Field(default=256, ge=0)
+    # Subscriptions over WebSocket (SPEC §7); the limits hold per process.
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_max_connections_per_user: int = Field(default=10, ge=1)
+    ws_max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    ws_event_queue_size: int = Field(default=256, ge=1)
 
     _split = field_validator("jwt_audience", "jwt_algorithms", "cors_origins", mode="before")(
         _split_commas
@@ -146,3 +162,12 @@ class Settings(BaseSettings):
 
     def auth_config(self) -> AuthConfig:
         return self._auth_config
+
+    def graphql_limits(self) -> Limits:
+        return Limits(
+            max_depth=self.graphql_max_depth,
+            max_aliases=self.graphql_max_aliases,
+            max_tokens=self.graphql_max_tokens,
+            max_operations=self.graphql_max_operations,
+            document_cache_size=self.graphql_document_cache_size,
+        )

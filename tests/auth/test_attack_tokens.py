@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.auth.apps import AppFactory, RunningApp, b64json, unauthenticated
 from tests.auth.local_issuer import JwksServer, hmac_token
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, hs256_token
+from tests.graphql import gql
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "taskql"
@@ -226,3 +228,12 @@ async def test_hs256_needs_the_secret_even_when_the_token_is_otherwise_good(
         "bad_signature",
         "Invalid token: signing algorithm not allowed",
     )
+
+
+@pytest.mark.parametrize("sub", ["a\x00b", "tab\there", "x" * 256])
+async def test_a_subject_the_owner_column_cannot_hold_is_bad_claims(
+    client: httpx.AsyncClient, sub: str
+) -> None:
+    response = await gql(client, "{ me { id } }", token=hs256_token(sub))
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["reason"] == "bad_claims"

@@ -66,10 +66,6 @@ async def test_a_query_with_many_task_fields_verifies_the_token_once(
     assert verify_calls == [token]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Context.db hands one AsyncSession to resolvers that graphql-core runs concurrently",
-)
 async def test_a_query_with_several_database_fields_answers_them_all(
     client: httpx.AsyncClient, verify_calls: list[str]
 ) -> None:

@@ -1,0 +1,77 @@
+-- wrk script: authenticated GraphQL requests, rotating through users (each with its own token).
+-- Arguments after `--`: <users file> <scenario: tasks|task|create|toggle|mixed>
+-- Users file lines: "<token> <userId> <taskId,taskId,...>"
+
+local FIELDS = "id userId title description completed createdAt updatedAt"
+local QUERIES = {
+  tasks = '"query Tasks($userId: ID!, $first: Int) { tasks(userId: $userId, first: $first) '
+    .. '{ items { ' .. FIELDS .. ' } total pageInfo { hasNextPage endCursor } } }"',
+  task = '"query Task($userId: ID!, $id: ID!) { task(userId: $userId, id: $id) { '
+    .. FIELDS .. ' } }"',
+  create = '"mutation CreateTask($userId: ID!, $input: CreateTaskInput!) { '
+    .. 'createTask(userId: $userId, input: $input) { ' .. FIELDS .. ' } }"',
+  toggle = '"mutation ToggleTaskComplete($userId: ID!, $id: ID!) { '
+    .. 'toggleTaskComplete(userId: $userId, id: $id) { ' .. FIELDS .. ' } }"',
+}
+local NAMES = { tasks = "Tasks", task = "Task", create = "CreateTask", toggle = "ToggleTaskComplete" }
+local MIXED = { "tasks", "task", "tasks", "create", "toggle" }
+
+local threads = {}
+local users = {}
+local scenario = "tasks"
+local counter = 0
+
+function setup(thread)
+  thread:set("offset", #threads * 7919)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local token, user, ids = line:match("^(%S+) (%S+) (%S+)$")
+    local list = {}
+    for id in ids:gmatch("[^,]+") do
+      list[#list + 1] = id
+    end
+    users[#users + 1] = { auth = "Bearer " .. token, user = user, ids = list }
+  end
+  scenario = args[2]
+  counter = offset or 0
+end
+
+local function body(op, u)
+  local variables
+  if op == "tasks" then
+    variables = string.format('{"userId":"%s","first":20}', u.user)
+  elseif op == "create" then
+    variables = string.format('{"userId":"%s","input":{"title":"bench task"}}', u.user)
+  else
+    local id = u.ids[(counter % #u.ids) + 1]
+    variables = string.format('{"userId":"%s","id":"%s"}', u.user, id)
+  end
+  return string.format('{"operationName":"%s","query":%s,"variables":%s}',
+    NAMES[op], QUERIES[op], variables)
+end
+
+function request()
+  counter = counter + 1
+  local u = users[(counter % #users) + 1]
+  local op = scenario
+  if scenario == "mixed" then
+    op = MIXED[(counter % #MIXED) + 1]
+  end
+  return wrk.format("POST", "/graphql", {
+    ["Authorization"] = u.auth,
+    ["Content-Type"] = "application/json",
+  }, body(op, u))
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH-RESULT {"requests":%d,"duration_us":%d,"non_2xx":%d,"socket_errors":%d,'
+      .. '"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\n',
+    summary.requests, summary.duration, errors.status,
+    errors.connect + errors.read + errors.write + errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+end

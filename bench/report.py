@@ -1,0 +1,134 @@
+"""Turns measurements into the table, ratios and target verdicts the benchmark prints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+TASKS_PER_CORE_TARGET = 0.25
+EDDSA_TARGET = 0.90
+RSS_DRIFT_TARGET = 0.10
+
+
+@dataclass(frozen=True)
+class Measurement:
+    algorithm: str
+    scenario: str
+    server: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    cpu_seconds: float
+    jwt_cpu_seconds: float
+    non_2xx: int
+    socket_errors: int
+    rss_mb: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def per_core(self) -> float:
+        """Requests per second of server CPU: throughput if the server had one core to itself."""
+        return self.requests / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def jwt_share(self) -> float:
+        return self.jwt_cpu_seconds / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        extra = {"rps": self.rps, "per_core": self.per_core, "cpu_us_per_request": self.cpu_us}
+        return {**asdict(self), **extra, "jwt_cpu_share": self.jwt_share}
+
+
+@dataclass(frozen=True)
+class Soak:
+    seconds: float
+    requests: int
+    non_2xx: int
+    rss_start_mb: float
+    rss_end_mb: float
+    rss_max_mb: float
+    timeline: list[tuple[float, float]]
+
+    @property
+    def drift(self) -> float:
+        return (self.rss_end_mb - self.rss_start_mb) / self.rss_start_mb
+
+
+def table(measurements: list[Measurement]) -> str:
+    head = (
+        f"{'alg':6} {'scenario':8} {'server':7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU µs/req':>10} {'req/s/core':>10} {'JWT CPU':>8} {'vs floor/core':>13} "
+        f"{'non-2xx':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    floors = {(m.algorithm, m.scenario): m for m in measurements if m.server == "floor"}
+    for m in measurements:
+        floor = floors.get((m.algorithm, m.scenario))
+        ratio = f"{m.per_core / floor.per_core:.2f}x" if floor and m.server != "floor" else ""
+        lines.append(
+            f"{m.algorithm:6} {m.scenario:8} {m.server:7} {m.rps:8.0f} {m.p50_ms:7.2f} "
+            f"{m.p99_ms:7.2f} {m.cpu_us:10.0f} {m.per_core:10.0f} {m.jwt_share:8.1%} "
+            f"{ratio:>13} {m.non_2xx + m.socket_errors:7d}"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(measurements: list[Measurement], soak: Soak | None) -> list[tuple[str, bool | None]]:
+    """(statement, met?) for each target; None when this run could not tell."""
+    results: list[tuple[str, bool | None]] = []
+    by_key = {(m.algorithm, m.scenario, m.server): m for m in measurements}
+    for algorithm in sorted({m.algorithm for m in measurements}):
+        taskql, floor = (
+            by_key.get((algorithm, "tasks", "taskql")),
+            by_key.get((algorithm, "tasks", "floor")),
+        )
+        if taskql and floor:
+            ratio = taskql.per_core / floor.per_core
+            results.append(
+                (
+                    f"tasks(first: 20) per core, {algorithm}: {ratio:.2f}x the floor "
+                    f"(target >= {TASKS_PER_CORE_TARGET}x)",
+                    ratio >= TASKS_PER_CORE_TARGET,
+                )
+            )
+    for scenario in sorted({m.scenario for m in measurements}):
+        hs, ed = (
+            by_key.get(("HS256", scenario, "taskql")),
+            by_key.get(("EdDSA", scenario, "taskql")),
+        )
+        if hs and ed:
+            ratio = ed.rps / hs.rps
+            results.append(
+                (
+                    f"taskql EdDSA/HS256 throughput, {scenario}: {ratio:.2f} "
+                    f"(target >= {EDDSA_TARGET})",
+                    ratio >= EDDSA_TARGET,
+                )
+            )
+    if soak is None:
+        results.append(("RSS flat over a soak: not run (use --soak 300)", None))
+    else:
+        results.append(
+            (
+                f"taskql RSS over a {soak.seconds:.0f}s soak: {soak.rss_start_mb:.1f} -> "
+                f"{soak.rss_end_mb:.1f} MB (max {soak.rss_max_mb:.1f}), drift {soak.drift:+.1%} "
+                f"(target within ±{RSS_DRIFT_TARGET:.0%})",
+                abs(soak.drift) <= RSS_DRIFT_TARGET and soak.non_2xx == 0,
+            )
+        )
+    errors = sum(m.non_2xx + m.socket_errors for m in measurements)
+    results.append((f"non-2xx responses and socket errors: {errors}", errors == 0))
+    return results
+
+
+def render_verdicts(results: list[tuple[str, bool | None]]) -> str:
+    marks = {True: "PASS", False: "FAIL", None: "----"}
+    return "\n".join(f"  [{marks[met]}] {statement}" for statement, met in results)

@@ -1,0 +1,285 @@
+"""Structured request logs and Prometheus metrics, with label values kept to a bounded set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from graphql import OperationDefinitionNode
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from auth.errors import Reason
+from auth.jwks import JWKSClient
+from db.session import Database
+
+access_logger = logging.getLogger("taskql.access")
+
+_STATE_KEY = "taskql_observation"
+_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: DEBUG only
+_REASONS = frozenset(get_args(Reason))
+MAX_OPERATION_NAME = 64
+MAX_OPERATION_LABELS = 50
+
+
+@dataclass
+class Observation:
+    """What one request did, filled in as it passes through; read when the response is sent."""
+
+    operations: list[str] = field(default_factory=list)
+    user_id: str | None = None
+
+
+class OperationLabels:
+    """Operation names as metric labels: executed, short, and no more than a fixed number."""
+
+    def __init__(self, limit: int = MAX_OPERATION_LABELS) -> None:
+        self._limit = limit
+        self._known: set[str] = set()
+
+    def label(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if name in self._known:
+            return name
+        if len(name) > MAX_OPERATION_NAME or len(self._known) >= self._limit:
+            return "other"
+        self._known.add(name)
+        return name
+
+
+class Metrics:
+    """One registry per app, so tests and workers never share (or collide on) series."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.operations = OperationLabels()
+        labels = ("path", "operation", "status")
+        self.requests = Counter(
+            "taskql_http_requests", "HTTP requests answered.", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "taskql_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its response.",
+            labels,
+            registry=self.registry,
+        )
+        self.jwt_failures = Counter(
+            "taskql_jwt_failures", "Requests refused with 401, by reason.", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        for reason in sorted(_REASONS):
+            self.jwt_failures.labels(reason)
+        self.jwks_refreshes = Counter(
+            "taskql_jwks_refreshes", "JWKS fetches, by result.", ["result"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.pool_in_use = Gauge(
+            "taskql_db_connections_in_use",
+            "Database connections checked out of the pool.",
+            registry=self.registry,
+        )
+
+    def watch_pool(self, database: Database) -> None:
+        self.pool_in_use.set_function(database.connections_in_use)
+
+    def jwks_refreshed(self, ok: bool) -> None:
+        self.jwks_refreshes.labels("ok" if ok else "error").inc()
+
+    def observe(self, path: str, operation: str, status: int, seconds: float) -> None:
+        labels = (path, operation, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def render(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class OperationRecorder(SchemaExtension):
+    """Tells the request's Observation which operation ran and for whom."""
+
+    def __init__(self) -> None:
+        self._executed = False
+
+    def on_execute(self) -> Iterator[None]:
+        self._executed = True
+        yield
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        observation = request.scope.get("state", {}).get(_STATE_KEY) if request else None
+        if not isinstance(observation, Observation):
+            return
+        user = getattr(context, "user", None)
+        observation.user_id = getattr(user, "user_id", None)
+        observation.operations.append(self._name() if self._executed else "other")
+
+    def _name(self) -> str:
+        """The executed operation's name; '' when it has none."""
+        document = self.execution_context.graphql_document
+        name = self.execution_context.operation_name
+        named = {
+            definition.name.value
+            for definition in (document.definitions if document else ())
+            if isinstance(definition, OperationDefinitionNode) and definition.name
+        }
+        return name if name in named else ""
+
+
+class ObservabilityMiddleware:
+    """One access log line and one metrics sample per HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        observation = Observation()
+        scope.setdefault("state", {})[_STATE_KEY] = observation
+        started = time.perf_counter()
+        status = 500  # what the server sends if the app raises before answering
+        refusal = bytearray()
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status == 401:
+                refusal.extend(message.get("body", b"")[: 8192 - len(refusal)])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            seconds = time.perf_counter() - started
+            self._record(scope, observation, status, seconds, bytes(refusal))
+
+    def _record(
+        self, scope: Scope, observation: Observation, status: int, seconds: float, refusal: bytes
+    ) -> None:
+        path = scope["path"] if scope["path"] in _PATHS else "other"
+        operation = self._operation(observation)
+        if self.metrics is not None:
+            label = _label(self.metrics, operation)
+            self.metrics.observe(path, label, status, seconds)
+            if status == 401:
+                self.metrics.jwt_failures.labels(_refusal_reason(refusal)).inc()
+        level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
+        fields = {
+            "request_id": scope["state"].get("request_id"),
+            "method": scope["method"],
+            "path": path,
+            "operation": operation,
+            "user_id": observation.user_id,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+        }
+        access_logger.log(
+            level,
+            "%s %s %s %s %.1fms",
+            scope["method"],
+            path,
+            operation or "-",
+            status,
+            seconds * 1000,
+            extra={"fields": fields},
+        )
+
+    def _operation(self, observation: Observation) -> str | None:
+        names = observation.operations
+        if not names:
+            return None  # no GraphQL operation ran: refused earlier, or not /graphql
+        return names[0] if len(names) == 1 else "batch"
+
+
+def _label(metrics: Metrics, operation: str | None) -> str:
+    if operation is None:
+        return "none"
+    if operation in ("other", "batch"):
+        return operation
+    return metrics.operations.label(operation or None)
+
+
+def _refusal_reason(body: bytes) -> str:
+    try:
+        reason = json.loads(body)["errors"][0]["extensions"]["reason"]
+    except (ValueError, LookupError, TypeError):
+        return "other"
+    return reason if reason in _REASONS else "other"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, structured fields, traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def log_config(level: str, log_format: str) -> dict[str, Any]:
+    """A logging.dictConfig for uvicorn.run: our access lines replace uvicorn's."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"level": level.upper()},
+            "uvicorn.access": {"level": "WARNING"},
+        },
+    }
+
+
+def install_observability(
+    app: FastAPI, metrics: Metrics | None, database: Database, jwks: JWKSClient | None
+) -> None:
+    """Serves /metrics when enabled and adds the middleware (call it after CORS is added)."""
+    if metrics is not None:
+        metrics.watch_pool(database)
+        if jwks is not None:
+            jwks.on_refresh = metrics.jwks_refreshed
+        app.add_api_route("/metrics", metrics.render, include_in_schema=False)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)

@@ -1,0 +1,89 @@
+"""`taskql watch`: a user's task events as JSON lines, reconnecting with a fresh token at expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from jose import jwt
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from schema.subscription import CloseCode
+from taskql.settings import Settings
+
+WATCH = (
+    "subscription Watch($userId: ID!) { taskEvents(userId: $userId) "
+    "{ type taskId task { id title description completed updatedAt } } }"
+)
+_PROTOCOL = Subprotocol("graphql-transport-ws")
+_WAIT_SECONDS = 10.0
+
+
+class WatchError(Exception):
+    """The server refused the watcher (bad token, forbidden, limits)."""
+
+
+def dev_token(settings: Settings, sub: str, lifetime: int) -> str:
+    """An HS256 token like `taskql token` prints, signed with BETTER_AUTH_SECRET."""
+    if settings.better_auth_secret is None:
+        raise WatchError("BETTER_AUTH_SECRET is not set (run `taskql serve` once in development)")
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime}
+    config = settings.auth_config()
+    if config.issuer:
+        claims["iss"] = config.issuer
+    if config.audience:
+        claims["aud"] = config.audience[0]
+    return str(jwt.encode(claims, settings.better_auth_secret.get_secret_value(), "HS256"))
+
+
+async def watch(
+    url: str,
+    user_id: str,
+    mint: Callable[[], str],
+    *,
+    emit: Callable[[str], None],
+    note: Callable[[str], None],
+    count: int | None = None,
+) -> None:
+    """Print events until `count` of them (or forever); at 4001 reconnect with a new token."""
+    seen = 0
+    while count is None or seen < count:
+        try:
+            async with connect(url, subprotocols=[_PROTOCOL], open_timeout=_WAIT_SECONDS) as ws:
+                await _start(ws, mint(), user_id)
+                note(f"watching the tasks of {user_id} at {url} (Ctrl-C to stop)")
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message.get("type") == "ping":
+                        await ws.send(json.dumps({"type": "pong"}))
+                    elif message.get("type") == "next":
+                        emit(json.dumps(message["payload"].get("data", {}).get("taskEvents")))
+                        seen += 1
+                        if count is not None and seen >= count:
+                            return
+                    elif message.get("type") == "error":
+                        raise WatchError(message["payload"][0]["message"])
+                    elif message.get("type") == "complete":
+                        return
+                return  # the server closed normally (1000/1001)
+        except ConnectionClosed as exc:
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (1006, "")
+            if code != CloseCode.TOKEN_EXPIRED:
+                raise WatchError(f"the server closed the connection: {code} {reason}") from None
+            note("token expired: reconnecting with a fresh one")
+
+
+async def _start(ws: ClientConnection, token: str, user_id: str) -> None:
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+    await ws.send(json.dumps(init))
+    ack = json.loads(await asyncio.wait_for(ws.recv(), _WAIT_SECONDS))
+    if ack.get("type") != "connection_ack":
+        raise WatchError(f"expected connection_ack, got {ack.get('type')!r}")
+    subscribe = {"query": WATCH, "variables": {"userId": user_id}, "operationName": "Watch"}
+    await ws.send(json.dumps({"id": "watch", "type": "subscribe", "payload": subscribe}))

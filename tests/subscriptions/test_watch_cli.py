@@ -1,0 +1,67 @@
+"""`taskql watch`: prints a user's events and comes back by itself when its token expires."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_SECRET, hs256_token
+from tests.subscriptions.conftest import Start
+from tests.subscriptions.live import Tasks
+
+TASKQL = str(Path(sys.executable).with_name("taskql"))
+
+
+async def line_from(stream: asyncio.StreamReader, wait: float = 10.0) -> str:
+    line = await asyncio.wait_for(stream.readline(), wait)
+    assert line, "the watcher ended early"
+    return line.decode().strip()
+
+
+async def test_watch_prints_events_and_reconnects_when_its_token_expires(
+    start: Start, tmp_path: Path
+) -> None:
+    server = await start()
+    env = {**os.environ, "BETTER_AUTH_SECRET": TEST_SECRET, "TASKQL_ENV": "development"}
+    watcher = await asyncio.create_subprocess_exec(
+        TASKQL,
+        "watch",
+        "--sub",
+        "alice",
+        "--url",
+        server.ws_url,
+        "--ttl",
+        "2s",
+        "--count",
+        "2",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert watcher.stdout is not None and watcher.stderr is not None
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url, trust_env=False) as http:
+            alice = Tasks(http, hs256_token("alice"), "alice")
+            assert "watching the tasks of alice" in await line_from(watcher.stderr)
+            await server.subscribers("alice")
+            first = await alice.create("seen by the first token")
+            assert json.loads(await line_from(watcher.stdout))["taskId"] == first["id"]
+
+            assert "token expired" in await line_from(watcher.stderr, wait=5)
+            assert "watching the tasks of alice" in await line_from(watcher.stderr)
+            await server.subscribers("alice")
+            second = await alice.create("seen by the second token")
+            event = json.loads(await line_from(watcher.stdout))
+        assert (event["type"], event["taskId"]) == ("CREATED", second["id"])
+        assert await asyncio.wait_for(watcher.wait(), 10) == 0
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
