@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from playwright.sync_api import BrowserContext, Locator, Page, Request, Response, WebSocket, expect
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, Request, Response, expect
 
 from tests.interop.better_auth import decode_unverified
 
@@ -64,6 +65,7 @@ class TaskList:
         self.page = page
         self.alert = page.get_by_role("main").get_by_role("alert")  # not Next.js's announcer
         self.pager = page.get_by_role("navigation", name="Pages").get_by_role("status")
+        self.live = page.get_by_role("status", name="Live updates")  # "Live", "Reconnecting…"
 
     def item(self, title: str) -> Locator:
         return self.page.get_by_role("listitem").filter(
@@ -113,6 +115,7 @@ class Call:
     token: str | None
     status: int | None = None  # None until answered
     reasons: list[str] = field(default_factory=list)  # each error's extensions.reason
+    failure: str | None = None  # never answered: e.g. cancelled by a reload
 
     @property
     def header(self) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class Traffic:
     def watch(self, page: Page) -> Traffic:
         page.on("request", self._sent)
         page.on("response", self._answered)
+        page.on("requestfailed", self._failed)
         return self
 
     def _is_call(self, request: Request) -> bool:
@@ -168,11 +172,16 @@ class Traffic:
                 return
             call.reasons = [error.get("extensions", {}).get("reason", "") for error in errors]
 
+    def _failed(self, request: Request) -> None:
+        call = self._open.pop(request, None)
+        if call is not None:
+            call.failure = request.failure or "failed"
+
     def since(self, mark: int) -> list[Call]:
         return self.calls[mark:]
 
     def wait_for(self, page: Page, count: int, timeout: float = 10.0) -> None:
-        """Until ``count`` calls were sent and every call sent so far was answered."""
+        """Until ``count`` calls were sent and every call sent so far was answered (or failed)."""
         deadline = time.monotonic() + timeout
         while len(self.calls) < count or self._open:
             if time.monotonic() > deadline:
@@ -186,3 +195,90 @@ def wait_until(page: Page, epoch_seconds: float) -> None:
 
 def sign_in_url(reason: str) -> re.Pattern[str]:
     return re.compile(rf"/sign-in\?reason={reason}$")
+
+
+@dataclass
+class Socket:
+    """One WebSocket from a page to taskql: its connection_init token, and what came back."""
+
+    token: str | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        assert self.token is not None
+        return decode_unverified(self.token)[1]
+
+    def events(self) -> list[tuple[str, str]]:
+        """``(type, taskId)`` of every taskEvents result received, in order."""
+        return [
+            (event["type"], event["taskId"])
+            for message in self.received
+            if message.get("type") == "next"
+            for event in [message["payload"]["data"]["taskEvents"]]
+        ]
+
+
+@dataclass
+class Sockets:
+    """Every WebSocket one page opened to taskql's ``ws_url``, in the order opened."""
+
+    ws_url: str
+    opened: list[Socket] = field(default_factory=list)
+
+    def watch(self, page: Page) -> Sockets:
+        page.on("websocket", self._opened)
+        return self
+
+    def _opened(self, ws: WebSocket) -> None:
+        if ws.url != self.ws_url:
+            return
+        socket = Socket()
+        self.opened.append(socket)
+
+        def sent(payload: str | bytes) -> None:
+            message = json.loads(payload)
+            if message.get("type") == "connection_init":
+                authorization = (message.get("payload") or {}).get("Authorization", "")
+                socket.token = authorization.removeprefix("Bearer ")
+
+        ws.on("framesent", sent)
+        ws.on("framereceived", lambda payload: socket.received.append(json.loads(payload)))
+        ws.on("close", lambda _: setattr(socket, "closed", True))
+
+    def events(self) -> list[tuple[str, str]]:
+        return [event for socket in self.opened for event in socket.events()]
+
+    def wait_closed(self, page: Page, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(socket.closed for socket in self.opened):
+            if time.monotonic() > deadline:
+                raise AssertionError("a live socket is still open")
+            page.wait_for_timeout(50)
+
+
+# Playwright reports a WebSocket's closing but not its close code: the page records them itself.
+_RECORD_CLOSE_CODES = """
+(() => {
+  const Native = window.WebSocket;
+  window.__closeCodes = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("close", (event) => window.__closeCodes.push(event.code));
+    }
+  };
+})();
+"""
+
+
+def record_close_codes(context: BrowserContext) -> None:
+    """Every page of ``context`` opened from now on keeps ``window.__closeCodes``."""
+    context.add_init_script(_RECORD_CLOSE_CODES)
+
+
+def wait_for_close_code(page: Page, code: int, timeout: float = 15.0) -> None:
+    page.wait_for_function(
+        "(code) => window.__closeCodes.includes(code)", arg=code, timeout=timeout * 1000
+    )

@@ -1,9 +1,10 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 
 import { TaskItem, type TaskChanges } from "@/app/tasks/task-item";
+import { useTaskEvents, type LiveState, type TaskEvent } from "@/app/tasks/use-task-events";
 import { signOut, tokens } from "@/lib/auth/session";
 import { AccessDeniedError, createTaskqlClient, SignInRequiredError } from "@/lib/graphql/client";
 import {
@@ -20,6 +21,8 @@ import {
 } from "@/lib/graphql/operations.generated";
 
 const PAGE_SIZE = 5;
+/** Live events that change the page's membership are gathered this long into one refetch. */
+const REFETCH_DELAY_MS = 150;
 
 export interface SignedInUser {
   id: string;
@@ -43,6 +46,15 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  // The cursor stack of the page asked for last (it may still be loading): live refetches reload it.
+  const wanted = useRef<(string | null)[]>([null]);
+  // Only the newest load is shown, so a slow refetch never overwrites a newer page.
+  const loads = useRef(0);
+  const loading = useRef(0);
+  const refetchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Set at sign-out (here or in another tab): no more background refetches; the next action the
+  // user takes leads to sign-in.
+  const signedOut = useRef(false);
 
   /** Turns a failed call to taskql into what the user should see. */
   const report = useCallback(
@@ -88,23 +100,48 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
     [client, user.id],
   );
 
-  const show = ({ tasks, stack }: Shown) => {
-    setCursors(stack);
-    setPage(tasks);
-  };
+  /** Fetches page `index` of `stack` and shows it, unless a newer load started meanwhile. */
+  const load = useCallback(
+    async (index: number, stack: (string | null)[]): Promise<void> => {
+      const ticket = ++loads.current;
+      wanted.current = stack.slice(0, index + 1);
+      loading.current += 1;
+      try {
+        const shown = await fetchPage(index, stack);
+        if (ticket !== loads.current) return;
+        wanted.current = shown.stack;
+        setCursors(shown.stack);
+        setPage(shown.tasks);
+      } finally {
+        loading.current -= 1;
+      }
+    },
+    [fetchPage],
+  );
 
-  const showPage = async (index: number, stack: (string | null)[]) => {
-    const shown = await run(() => fetchPage(index, stack));
-    if (shown) show(shown);
-  };
+  const showPage = (index: number, stack: (string | null)[]) => run(() => load(index, stack));
 
   useEffect(() => {
     client.request(Me, {}).then((data) => setViewer(data.me), report);
-    fetchPage(0, [null]).then(({ tasks, stack }) => {
-      setCursors(stack);
-      setPage(tasks);
-    }, report);
-  }, [client, fetchPage, report]);
+    load(0, [null]).catch(report);
+  }, [client, load, report]);
+
+  /** Reloads the current page soon, once for a burst of events. Errors show; success clears none. */
+  const refetchSoon = useCallback(() => {
+    clearTimeout(refetchTimer.current);
+    if (signedOut.current) return;
+    refetchTimer.current = setTimeout(() => {
+      const stack = wanted.current;
+      load(stack.length - 1, stack).catch((failure: unknown) => {
+        if (!signedOut.current) report(failure);
+      });
+    }, REFETCH_DELAY_MS);
+  }, [load, report]);
+
+  useEffect(() => {
+    const timer = refetchTimer;
+    return () => clearTimeout(timer.current);
+  }, []);
 
   const pageIndex = cursors.length - 1;
   const reload = () => showPage(pageIndex, cursors);
@@ -127,11 +164,37 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
     await showPage(0, [null]); // newest first: the new task is on the first page
   }
 
+  /** Shows a task's new state if it is on this page (and not older than what is shown). */
   function replace(task: TaskFieldsFragment) {
-    setPage((current) =>
-      current && { ...current, items: current.items.map((item) => (item.id === task.id ? task : item)) },
+    const newer = (item: TaskFieldsFragment) => Date.parse(item.updatedAt) > Date.parse(task.updatedAt);
+    setPage(
+      (current) =>
+        current && {
+          ...current,
+          items: current.items.map((item) => (item.id === task.id && !newer(item) ? task : item)),
+        },
     );
   }
+
+  const live = useTaskEvents({
+    taskqlUrl,
+    userId: user.id,
+    onEvent: (event: TaskEvent) => {
+      if (event.type === "UPDATED" && event.task) {
+        // Tasks are listed by creation time, so an update never moves one to another page.
+        replace(event.task);
+        if (loading.current > 0) refetchSoon(); // a load in flight may predate this change
+      } else {
+        refetchSoon(); // CREATED or DELETED: the page's members and the total change
+      }
+    },
+    onConnected: refetchSoon, // events sent while the socket was down are not replayed
+    onSignInRequired: () => report(new SignInRequiredError()),
+    onSignedOut: () => {
+      signedOut.current = true;
+      clearTimeout(refetchTimer.current);
+    },
+  });
 
   async function toggle(task: TaskFieldsFragment) {
     const data = await run(() => client.request(ToggleTaskComplete, { userId: user.id, id: task.id }));
@@ -170,9 +233,12 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
             {viewer && <> · taskql verified your token for {viewer.email}</>}
           </p>
         </div>
-        <button type="button" onClick={leave}>
-          Sign out
-        </button>
+        <div className="topbar-actions">
+          <LiveIndicator {...live} />
+          <button type="button" onClick={leave}>
+            Sign out
+          </button>
+        </div>
       </div>
 
       <form onSubmit={create} aria-label="New task">
@@ -230,5 +296,25 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
         </nav>
       )}
     </section>
+  );
+}
+
+const LIVE_LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+/** Whether changes made elsewhere (other tabs, other devices) show up here as they happen. */
+function LiveIndicator({ status, detail, reconnect }: LiveState) {
+  const explanation =
+    status === "live" ? "Changes made in other tabs and devices appear here as they happen." : detail;
+  return (
+    <span className="live-status">
+      <span className={`live is-${status}`} role="status" aria-label="Live updates" title={explanation}>
+        {LIVE_LABELS[status]}
+      </span>
+      {status === "offline" && (
+        <button type="button" onClick={reconnect}>
+          Reconnect
+        </button>
+      )}
+    </span>
   );
 }

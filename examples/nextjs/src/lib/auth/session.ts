@@ -1,7 +1,7 @@
 /**
  * This tab's taskql credentials: one token store fed by Better Auth, and a sign-out that ends
  * API access in every tab of the browser (the JWT itself stays valid at taskql until it expires,
- * so the tabs must forget it).
+ * so the tabs must forget it, and close the live sockets it opened).
  */
 
 import { authClient } from "@/lib/auth/client";
@@ -20,14 +20,29 @@ async function fetchBetterAuthToken(): Promise<string | null> {
 
 export const tokens = new TokenStore(fetchBetterAuthToken);
 
+const signedOutListeners = new Set<() => void>();
+
+/** Calls `listener` when this tab or another one signs out (e.g. to close a live socket). */
+export function onSignedOut(listener: () => void): () => void {
+  signedOutListeners.add(listener);
+  return () => {
+    signedOutListeners.delete(listener);
+  };
+}
+
+function forgetSession(): void {
+  tokens.clear();
+  for (const listener of [...signedOutListeners]) listener();
+}
+
 if (typeof window !== "undefined" && "BroadcastChannel" in window) {
   new BroadcastChannel(CHANNEL).onmessage = (event: MessageEvent<unknown>) => {
-    if (event.data === "signed-out") tokens.clear();
+    if (event.data === "signed-out") forgetSession();
   };
 }
 
 export async function signOut(): Promise<void> {
-  tokens.clear();
+  forgetSession();
   try {
     await authClient.signOut();
   } finally {

@@ -1,0 +1,143 @@
+/**
+ * Live updates from taskql: subscriptions over a WebSocket (the graphql-transport-ws protocol) with
+ * the `graphql-ws` client.
+ *
+ * A browser cannot put an Authorization header on a WebSocket, so the JWT travels in the
+ * `connection_init` payload. `connectionParams` is a function, so every (re)connection sends a fresh
+ * token. taskql closes the socket with 4001 when that token expires; the client then reconnects at
+ * once with a new one. Events sent while the socket was down are not replayed: `onConnected` is the
+ * caller's cue to refetch.
+ */
+
+import { createClient } from "graphql-ws/client";
+
+import { SignedOutError, type TokenStore } from "@/lib/auth/tokens";
+import type { Operation } from "@/lib/graphql/operations.generated";
+
+/** taskql's close codes (see the repository README, "Live updates"). */
+const TOKEN_EXPIRED = 4001;
+const FORBIDDEN = 4403;
+
+/** Give up after this many failed (re)connections in a row; a successful one resets the count. */
+const RETRY_ATTEMPTS = 8;
+/** Refused tokens (4403) are retried, each time with a fresh token, this many times at most. */
+const FORBIDDEN_ATTEMPTS = 2;
+
+export type LiveStatus = "connecting" | "live" | "reconnecting" | "offline";
+
+export interface LiveHandlers<TResult> {
+  next: (data: TResult) => void;
+  /** Connected, the first time or again: refetch what may have changed meanwhile. */
+  connected: () => void;
+  status: (status: LiveStatus, detail?: string) => void;
+  /** The client gave up: no session any more (SignedOutError), or retries ran out. */
+  failed: (problem: unknown) => void;
+}
+
+export interface LiveSubscription {
+  /** Close the socket for good (sign-out, leaving the page). */
+  close: () => void;
+}
+
+/** taskql's HTTP endpoint → its WebSocket one: same host, port and path; http → ws, https → wss. */
+export function websocketUrl(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+function closeCode(problem: unknown): number | undefined {
+  if (typeof problem === "object" && problem !== null && "code" in problem && "reason" in problem) {
+    return typeof problem.code === "number" ? problem.code : undefined;
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One subscription on its own socket, reconnecting with a fresh token until closed. */
+export function subscribeLive<TResult, TVariables>(
+  url: string,
+  tokens: Pick<TokenStore, "refresh">,
+  operation: Operation<TResult, TVariables, "subscription">,
+  variables: TVariables,
+  handlers: LiveHandlers<TResult>,
+): LiveSubscription {
+  let closed = false;
+  let lastClose: number | undefined;
+  let forbidden = 0; // 4403 closes in a row
+
+  const report = (status: LiveStatus, detail?: string) => {
+    if (!closed) handlers.status(status, detail);
+  };
+
+  const client = createClient({
+    url: websocketUrl(url),
+    // Called for every (re)connection: never a token that taskql already closed the socket for.
+    connectionParams: async () => ({ Authorization: `Bearer ${await tokens.refresh()}` }),
+    retryAttempts: RETRY_ATTEMPTS,
+    retryWait: async (retries) => {
+      // A token expiring is routine: come back at once (a little jitter spreads many tabs out).
+      if (lastClose === TOKEN_EXPIRED && retries === 0) return sleep(Math.random() * 250);
+      // Anything else (taskql restarting, the network gone): back off, up to 30 s between tries.
+      return sleep(Math.min(30_000, 1000 * 2 ** retries) + Math.random() * 1000);
+    },
+    // Retry close events and network errors (graphql-ws's default gives up on the latter), but not
+    // a missing session, nor a token taskql keeps refusing.
+    shouldRetry: (problem) => {
+      if (problem instanceof SignedOutError) return false;
+      return !(closeCode(problem) === FORBIDDEN && forbidden > FORBIDDEN_ATTEMPTS);
+    },
+    on: {
+      connecting: (isRetry) => report(isRetry ? "reconnecting" : "connecting"),
+      connected: () => {
+        forbidden = 0;
+        report("live");
+        if (!closed) handlers.connected();
+      },
+      closed: (event) => {
+        lastClose = closeCode(event);
+        forbidden = lastClose === FORBIDDEN ? forbidden + 1 : 0;
+        const reason = (event as { reason?: string } | null)?.reason;
+        report("reconnecting", lastClose ? `${lastClose}${reason ? ` ${reason}` : ""}` : undefined);
+      },
+    },
+  });
+
+  const fail = (problem: unknown) => {
+    if (closed) return;
+    closed = true;
+    handlers.status("offline", problem instanceof Error ? problem.message : describe(problem));
+    handlers.failed(problem);
+  };
+
+  const unsubscribe = client.subscribe<TResult>(
+    { query: operation.query, operationName: operation.name, variables: variables as Record<string, unknown> },
+    {
+      next: ({ data }) => {
+        if (data && !closed) handlers.next(data);
+      },
+      error: fail,
+      complete: () => fail(new Error("taskql ended the subscription.")),
+    },
+  );
+
+  return {
+    close: () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      // A connection still being retried has nothing to close: ignore its failure.
+      Promise.resolve(client.dispose()).catch(() => {});
+    },
+  };
+}
+
+function describe(problem: unknown): string {
+  const code = closeCode(problem);
+  if (code !== undefined) return `The socket closed with ${code}.`;
+  if (Array.isArray(problem)) return problem.map((error: { message?: string }) => error.message).join(" ");
+  return String(problem);
+}
