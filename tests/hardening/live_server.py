@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ from typing import Any
 import httpx
 
 from tests.conftest import TEST_SECRET
+from tests.local import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TASKQL = Path(sys.executable).with_name("taskql")
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass

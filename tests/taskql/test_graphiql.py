@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import threading
@@ -23,17 +22,9 @@ from taskql.app import create_app
 from taskql.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
 from taskql.settings import Settings
 from tests.conftest import hs256_token, make_settings
+from tests.local import CHROMIUM, CHROMIUM_ARGS
 
 BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "graphiql.png"
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
