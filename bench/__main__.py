@@ -59,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="seconds per server and token")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, pooled (noisy hosts)")
     parser.add_argument("--soak", type=int, default=0, help="then run taskql this long (RSS)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--users", type=int, default=1000)
@@ -83,9 +84,9 @@ def main() -> None:
     out: Path = args.out or REPO / "bench" / "results" / stamp
     out.mkdir(parents=True, exist_ok=True)
     measured = len(args.algorithms) * (
-        args.warmup * 2 + len(args.scenarios) * 2 * (args.duration + 2)
+        args.warmup * 2 + args.repeat * len(args.scenarios) * 2 * (args.duration + 2)
     )
-    lifetime = measured + args.soak + 120
+    lifetime = measured * 1.5 + args.soak + 180  # generous: a deadline, not a schedule
     with ExitStack() as stack:
         issuer = Issuer()
         issuer.start()
@@ -172,15 +173,17 @@ def _measure(
     for algorithm in args.algorithms:
         for server in servers:
             run_wrk(server.url, users_files[algorithm], "mixed", args.warmup, args.connections)
-    measurements = []
-    for scenario in args.scenarios:
-        for algorithm in args.algorithms:
-            for server in servers:
-                measurement = _once(args, server, algorithm, scenario, users_files[algorithm])
-                print(f"  {algorithm:6} {scenario:7} {server.name:7} {measurement.rps:7.0f} req/s "
-                      f"p99 {measurement.p99_ms:6.2f} ms", flush=True)  # fmt: skip
-                measurements.append(measurement)
-                time.sleep(1)  # let the database settle between runs
+    runs: dict[tuple[str, str, str], list[report.Measurement]] = {}
+    for _ in range(args.repeat):
+        for scenario in args.scenarios:
+            for algorithm in args.algorithms:
+                for server in servers:
+                    run = _once(args, server, algorithm, scenario, users_files[algorithm])
+                    print(f"  {algorithm:6} {scenario:7} {server.name:7} {run.rps:7.0f} req/s "
+                          f"p99 {run.p99_ms:7.2f} ms", flush=True)  # fmt: skip
+                    runs.setdefault((scenario, algorithm, server.name), []).append(run)
+                    time.sleep(1)  # let the database settle between runs
+    measurements = [report.Measurement.pooled(case) for case in runs.values()]
     return measurements
 
 
@@ -247,6 +250,7 @@ def _report(
     verdicts = report.verdicts(measurements, soak)
     print()
     print(report.table(measurements))
+    print(report.jwt_shares(measurements))
     print()
     print(report.render_verdicts(verdicts))
     if soak is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,6 +43,25 @@ class Measurement:
     def jwt_share(self) -> float:
         return self.jwt_cpu_seconds / self.cpu_seconds if self.cpu_seconds else 0.0
 
+    @classmethod
+    def pooled(cls, runs: list[Measurement]) -> Measurement:
+        """Repeated runs of one case as one: counts and CPU added up, latencies their median."""
+        first = runs[0]
+        return cls(
+            algorithm=first.algorithm,
+            scenario=first.scenario,
+            server=first.server,
+            requests=sum(run.requests for run in runs),
+            seconds=sum(run.seconds for run in runs),
+            p50_ms=statistics.median(run.p50_ms for run in runs),
+            p99_ms=statistics.median(run.p99_ms for run in runs),
+            cpu_seconds=sum(run.cpu_seconds for run in runs),
+            jwt_cpu_seconds=sum(run.jwt_cpu_seconds for run in runs),
+            non_2xx=sum(run.non_2xx for run in runs),
+            socket_errors=sum(run.socket_errors for run in runs),
+            rss_mb=runs[-1].rss_mb,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         extra = {"rps": self.rps, "per_core": self.per_core, "cpu_us_per_request": self.cpu_us}
         return {**asdict(self), **extra, "jwt_cpu_share": self.jwt_share}
@@ -81,6 +101,20 @@ def table(measurements: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def jwt_shares(measurements: list[Measurement]) -> str:
+    """The JWT share of request CPU per server and algorithm, over every scenario."""
+    parts = []
+    for server in ("floor", "taskql"):
+        for algorithm in sorted({m.algorithm for m in measurements}):
+            runs = [m for m in measurements if (m.server, m.algorithm) == (server, algorithm)]
+            cpu = sum(m.cpu_seconds for m in runs)
+            if runs and cpu:
+                share = sum(m.jwt_cpu_seconds for m in runs) / cpu
+                per_request = sum(m.jwt_cpu_seconds for m in runs) / sum(m.requests for m in runs)
+                parts.append(f"{server} {algorithm} {share:.1%} ({per_request * 1e6:.0f} µs/req)")
+    return "JWT share of server CPU: " + ", ".join(parts)
+
+
 def verdicts(measurements: list[Measurement], soak: Soak | None) -> list[tuple[str, bool | None]]:
     """(statement, met?) for each target; None when this run could not tell."""
     results: list[tuple[str, bool | None]] = []
@@ -100,16 +134,16 @@ def verdicts(measurements: list[Measurement], soak: Soak | None) -> list[tuple[s
                 )
             )
     for scenario in sorted({m.scenario for m in measurements}):
-        hs, ed = (
-            by_key.get(("HS256", scenario, "taskql")),
-            by_key.get(("EdDSA", scenario, "taskql")),
-        )
+        hs = by_key.get(("HS256", scenario, "taskql"))
+        ed = by_key.get(("EdDSA", scenario, "taskql"))
         if hs and ed:
-            ratio = ed.rps / hs.rps
+            # Per core (requests per server-CPU-second) is what the token cache decides; raw req/s
+            # also moves with whatever else the machine runs, so it is shown but not judged.
+            ratio = ed.per_core / hs.per_core
             results.append(
                 (
-                    f"taskql EdDSA/HS256 throughput, {scenario}: {ratio:.2f} "
-                    f"(target >= {EDDSA_TARGET})",
+                    f"taskql EdDSA/HS256 throughput per core, {scenario}: {ratio:.2f} "
+                    f"(raw req/s {ed.rps / hs.rps:.2f}; target >= {EDDSA_TARGET})",
                     ratio >= EDDSA_TARGET,
                 )
             )

@@ -9,7 +9,7 @@ import uvicorn
 
 from bench.instrument import JwtMeter, bound_lifetime
 from taskql.cli import serving_app
-from taskql.observability import log_config
+from taskql.logs import log_config
 from taskql.settings import Settings
 
 

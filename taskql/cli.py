@@ -10,10 +10,10 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import uvicorn
-from fastapi import FastAPI
 from jose import jwt
 from pydantic import ValidationError
 
@@ -21,8 +21,10 @@ from db.migrate import upgrade
 from db.session import create_engine
 from db.url import redacted
 from taskql.dev_secret import ensure_dev_secret
-from taskql.observability import log_config
 from taskql.settings import Settings
+
+if TYPE_CHECKING:  # the app's imports are heavy; only `serve` needs them
+    from fastapi import FastAPI
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -73,6 +75,8 @@ def main() -> None:
     help="Seconds in-flight requests get to finish after SIGTERM.",
 )
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
+    from taskql.logs import log_config
+
     settings = load_settings()
     if settings.taskql_env == "development" and not settings.auth_configured:
         if ensure_dev_secret(Path(".env")):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import get_args
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -160,17 +160,22 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         status = 500  # what the server sends if the app raises before answering
         refusal = bytearray()
+        answered = False
 
         async def observing_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
             elif message["type"] == "http.response.body" and status == 401:
                 refusal.extend(message.get("body", b"")[: 8192 - len(refusal)])
             await send(message)
 
         try:
             await self.app(scope, receive, observing_send)
+        except asyncio.CancelledError:
+            if not answered:
+                status = 499  # the client went away first (nginx's "client closed request")
+            raise
         finally:
             seconds = time.perf_counter() - started
             self._record(scope, observation, status, seconds, bytes(refusal))
@@ -227,50 +232,6 @@ def _refusal_reason(body: bytes) -> str:
     except (ValueError, LookupError, TypeError):
         return "other"
     return reason if reason in _REASONS else "other"
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, structured fields, traceback."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def log_config(level: str, log_format: str) -> dict[str, Any]:
-    """A logging.dictConfig for uvicorn.run: our access lines replace uvicorn's."""
-    formatter: dict[str, Any] = (
-        {"()": JsonFormatter}
-        if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-    )
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"default": formatter},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "default",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {
-            "uvicorn": {"level": level.upper()},
-            "uvicorn.access": {"level": "WARNING"},
-        },
-    }
 
 
 def install_observability(

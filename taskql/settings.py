@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth.verify import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, AuthConfig
 from db.url import normalize_database_url
-from schema.limits import Limits
+
+if TYPE_CHECKING:  # the schema package is heavy to import; `taskql token` needs none of it
+    from schema.limits import Limits
 
 MIN_SECRET_LENGTH = 32
 CommaList = Annotated[list[str], NoDecode]
@@ -164,6 +166,8 @@ class Settings(BaseSettings):
         return self._auth_config
 
     def graphql_limits(self) -> Limits:
+        from schema.limits import Limits
+
         return Limits(
             max_depth=self.graphql_max_depth,
             max_aliases=self.graphql_max_aliases,

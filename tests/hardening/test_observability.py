@@ -12,11 +12,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskql.observability import MAX_OPERATION_LABELS, JsonFormatter
+from taskql.logs import JsonFormatter
+from taskql.observability import MAX_OPERATION_LABELS
 from tests.conftest import TEST_SECRET, hs256_token
 from tests.graphql import gql
 from tests.hardening.conftest import ClientFactory
-from tests.hardening.live_server import free_port
+from tests.local import free_port
 
 LIST = 'query ListTasks { tasks(userId: "u") { total } }'
 
