@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.e2e.nextjs_build import REPO_ROOT, NextBuild, nextjs_build
-from tests.e2e.servers import Server, base_env, free_port, fresh_databases, venv_command
-from tests.local import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.servers import Server, base_env, fresh_databases, venv_command
+from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port
 
 # Short-lived tokens let a test watch them expire. taskql's leeway is cut to match, so an expired
 # token really is refused.
