@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
@@ -59,6 +59,19 @@ class Context(BaseContext):
         """
         async with self._session_lock:
             yield self.db
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession | AsyncEngine]:
+        """What a read-only resolver reads through (see `db.session.read_connection`): the
+        request's session once it holds a transaction, so the read sees the request's writes;
+        else the engine, so a read opens no session at all. One resolver at a time, too."""
+        async with self._session_lock:
+            session = self._session
+            yield (
+                session
+                if session is not None and session.in_transaction()
+                else self.database.engine
+            )
 
     async def close(self) -> None:
         if self._session is not None:

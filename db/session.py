@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -95,6 +96,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@asynccontextmanager
+async def read_connection(
+    source: AsyncSession | AsyncConnection | AsyncEngine,
+) -> AsyncIterator[AsyncConnection]:
+    """A connection for read-only statements (each sees its own snapshot anyway).
+
+    A connection is used as it is, and a session already in a transaction lends its own, so
+    the read sees that transaction's writes. Otherwise a pooled connection in autocommit,
+    returned as soon as the read is done: no BEGIN and ROLLBACK round trips, and no ORM session
+    machinery.
+    """
+    if isinstance(source, AsyncConnection):
+        yield source
+        return
+    if isinstance(source, AsyncEngine):
+        engine = source
+    else:
+        bind = source.bind
+        if source.in_transaction() or not isinstance(bind, AsyncEngine):
+            yield await source.connection()
+            return
+        engine = bind
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 class Database:

@@ -54,7 +54,8 @@ def order_by(order: Order) -> tuple[ColumnElement[Any], ...]:
     return (key.column.asc(), Task.id.asc())
 
 
-def encode_cursor(order: Order, task: Task) -> str:
+def encode_cursor(order: Order, task: Any) -> str:
+    """`task`: anything with the sort column and `id` as attributes (an entity or a row)."""
     value = getattr(task, _KEYS[order].column.key)
     sort_value = value.isoformat() if isinstance(value, datetime) else value
     raw = json.dumps([order.value, sort_value, task.id], separators=(",", ":"))

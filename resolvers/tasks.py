@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    not_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from db.session import read_connection
 from resolvers import events
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events import ChangeKind, TaskChange
@@ -17,11 +32,32 @@ from resolvers.pagination import Order, after_cursor, check_page_size, encode_cu
 
 _MAX_DB_ID = 2**31 - 1
 _MAX_SEARCH = 200
+_COLUMNS = tuple(Task.__table__.c)
+_TOTAL = "taskql_total"
+
+
+class TaskFields(Protocol):
+    """A task's columns, as an ORM entity or a plain result row carries them."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[Task]
+    items: Sequence[TaskFields]
     total: int
     has_next_page: bool
     end_cursor: str | None
@@ -64,8 +100,32 @@ def _owned(user_id: str, task_id: int) -> ColumnElement[bool]:
     return and_(Task.user_id == user_id, Task.id == task_id)
 
 
+def _page_statements(
+    order: Order, filters: Sequence[ColumnElement[bool]], after: ColumnElement[bool] | None
+) -> tuple[Select[Any], Select[Any]]:
+    """The page (with the total as an uncorrelated scalar subquery, evaluated once) and the
+    total on its own; the owner and the row limit are bound as `owner` and `page_limit`."""
+    where = [Task.user_id == bindparam("owner"), *filters]
+    total = select(func.count()).select_from(Task).where(*where)
+    page = (
+        select(*_COLUMNS, total.scalar_subquery().label(_TOTAL))
+        .where(*where, *([after] if after is not None else []))
+        .order_by(*order_by(order))
+        .limit(bindparam("page_limit", type_=Integer()))
+    )
+    return page, total
+
+
+@lru_cache(maxsize=len(Order) * 3)
+def _plain_page_statements(order: Order, completed: bool | None) -> tuple[Select[Any], Select[Any]]:
+    """The common shapes (no search, first page) built once: building a statement costs as
+    much CPU as running it."""
+    filters = [] if completed is None else [Task.completed.is_(completed)]
+    return _page_statements(order, filters, None)
+
+
 async def list_tasks(
-    session: AsyncSession,
+    session: AsyncSession | AsyncEngine,
     user_id: str,
     *,
     completed: bool | None,
@@ -75,25 +135,32 @@ async def list_tasks(
     after: str | None,
 ) -> Page:
     check_page_size(first)
-    filters: list[ColumnElement[bool]] = [Task.user_id == user_id]
-    if completed is not None:
-        filters.append(Task.completed.is_(completed))
+    term = None
     if search is not None and search.strip():
         if len(_no_nul("search", search)) > _MAX_SEARCH:
             raise BadUserInput("search", f"must be at most {_MAX_SEARCH} characters")
         term = search.strip()
-        filters.append(
-            Task.title.icontains(term, autoescape=True)
-            | Task.description.icontains(term, autoescape=True)
-        )
-    page_filters = [*filters, after_cursor(order, after)] if after else filters
-    rows = (
-        await session.scalars(
-            select(Task).where(*page_filters).order_by(*order_by(order)).limit(first + 1)
-        )
-    ).all()
-    total = await session.scalar(select(func.count()).select_from(Task).where(*filters))
-    items = list(rows[:first])
+    if term is None and not after:
+        page_query, total_query = _plain_page_statements(order, completed)
+    else:
+        filters: list[ColumnElement[bool]] = []
+        if completed is not None:
+            filters.append(Task.completed.is_(completed))
+        if term is not None:
+            filters.append(
+                Task.title.icontains(term, autoescape=True)
+                | Task.description.icontains(term, autoescape=True)
+            )
+        cursor = after_cursor(order, after) if after else None
+        page_query, total_query = _page_statements(order, filters, cursor)
+    # Plain rows: a read needs no identity map or unit of work (nor, on its own, a transaction).
+    # The total rides along with the page, so a page costs one round trip; only an empty page
+    # asks for the total separately.
+    params = {"owner": user_id, "page_limit": first + 1}
+    async with read_connection(session) as connection:
+        rows = (await connection.execute(page_query, params)).all()
+        total = rows[0][-1] if rows else await connection.scalar(total_query, params)
+    items = cast("list[TaskFields]", rows[:first])
     return Page(
         items=items,
         total=total or 0,

@@ -36,7 +36,7 @@ class Query:
         first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> TaskConnection:
-        async with info.context.session() as db:
+        async with info.context.reader() as db:
             page = await store.list_tasks(
                 db,
                 _viewer_id(info),
