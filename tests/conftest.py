@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -21,6 +21,9 @@ from db.session import create_engine
 from db.url import normalize_database_url
 from taskql.app import create_app
 from taskql.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.auth.apps import AppFactory
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -128,3 +131,20 @@ def hs256_token(sub: str = "user-a", *, ttl: int = 900, **claims: Any) -> str:
 @pytest.fixture
 def token() -> TokenFactory:
     return hs256_token
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """For tests about tokens rather than storage: a fresh SQLite database only."""
+    from tests.auth.apps import sqlite_copy
+
+    return sqlite_copy(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+async def build_app(sqlite_url: str) -> AsyncIterator[AppFactory]:
+    """`await build_app(**settings)`: taskql apps on SQLite, each closed when the test ends."""
+    from tests.auth.apps import app_factory
+
+    async with app_factory(sqlite_url) as build:
+        yield build

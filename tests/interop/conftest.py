@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.auth.apps import AppFactory, app_factory, sqlite_copy
 from tests.interop.better_auth import BetterAuthIssuer, ensure_installed
 
 
@@ -40,16 +39,3 @@ def issuer_for(
             return started[alg]
 
         yield get
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """Most interop tests are about tokens, not storage: they run on SQLite only."""
-    return sqlite_copy(sqlite_template, tmp_path)
-
-
-@pytest.fixture
-async def build_app(sqlite_url: str) -> AsyncIterator[AppFactory]:
-    """`await build_app(**settings)`: taskql apps on SQLite, each closed when the test ends."""
-    async with app_factory(sqlite_url) as build:
-        yield build
