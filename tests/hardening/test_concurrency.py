@@ -57,6 +57,7 @@ class Client:
         self, http: httpx.AsyncClient, query: str, variables: dict[str, object]
     ) -> dict[str, dict[str, object]] | None:
         started = time.monotonic()
+        # Not retried: a request that gets no answer fails the test, with the server's log.
         response = await http.post(
             "/graphql",
             json={"query": query, "variables": {"userId": self.user, **variables}},
@@ -80,9 +81,12 @@ async def test_concurrent_creates_and_toggles_are_all_durable(
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=30) as http:
         deadline = time.monotonic() + SECONDS
-        await asyncio.gather(
-            *(client.run(http, deadline, random.Random(n)) for n, client in enumerate(clients))
+        runs = await asyncio.gather(
+            *(client.run(http, deadline, random.Random(n)) for n, client in enumerate(clients)),
+            return_exceptions=True,
         )
+        failed = [run for run in runs if isinstance(run, BaseException)]
+        assert not failed, f"{failed[0]!r}; server log tail:\n{live.log_text(mark)[-4000:]}"
         totals = await asyncio.gather(
             *(
                 http.post(
