@@ -121,7 +121,8 @@ def _write_if_changed(src: Path, dest: Path) -> None:
         raise
 
 
-def _npm_ci(npm: str, workdir: Path) -> None:
+def npm_ci(npm: str, workdir: Path, what: str = "the Better Auth issuer") -> None:
+    """`npm ci` from the committed lock, quietly; a failure or time-out raises with npm's output."""
     env = dict(os.environ)
     env.update(
         npm_config_update_notifier="false",
@@ -141,10 +142,12 @@ def _npm_ci(npm: str, workdir: Path) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise BetterAuthHarnessError(f"`npm ci` timed out after {_NPM_TIMEOUT:.0f}s") from exc
+        raise BetterAuthHarnessError(
+            f"`npm ci` for {what} timed out after {_NPM_TIMEOUT:.0f}s"
+        ) from exc
     if proc.returncode != 0:
         raise BetterAuthHarnessError(
-            f"`npm ci` for the Better Auth issuer failed (exit {proc.returncode}):\n"
+            f"`npm ci` for {what} failed (exit {proc.returncode}):\n"
             f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}"
         )
 
@@ -178,7 +181,7 @@ def ensure_installed() -> Path:
                     try:
                         for name in _INSTALL_FILES:
                             shutil.copy2(ISSUER_SRC / name, tmp / name)
-                        _npm_ci(npm, tmp)
+                        npm_ci(npm, tmp)
                         (tmp / _MARKER).write_text(f"{digest}\n")
                         os.rename(tmp, final)
                     except BaseException:

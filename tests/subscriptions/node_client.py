@@ -6,11 +6,10 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.interop.better_auth import BetterAuthHarnessError, cache_root
+from tests.interop.better_auth import BetterAuthHarnessError, cache_root, npm_ci
 
 CLIENT_SRC = Path(__file__).with_name("client")
 SCRIPT = "subscribe.mjs"
@@ -42,7 +41,7 @@ def ensure_installed() -> Path:
             try:
                 for name in ("package.json", "package-lock.json"):
                     shutil.copy2(CLIENT_SRC / name, work / name)
-                _npm_ci(work)
+                npm_ci(_tool("npm"), work, "the graphql-ws client")
                 (work / _MARKER).write_text(digest + "\n")
                 os.rename(work, final)
             except BaseException:
@@ -50,24 +49,3 @@ def ensure_installed() -> Path:
                 raise
         shutil.copy2(CLIENT_SRC / SCRIPT, final / SCRIPT)
     return final
-
-
-def _npm_ci(workdir: Path) -> None:
-    env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false"}
-    try:
-        done = subprocess.run(
-            [_tool("npm"), "ci", "--no-audit", "--no-fund"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_NPM_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BetterAuthHarnessError("`npm ci` for the graphql-ws client timed out") from exc
-    if done.returncode != 0:
-        raise BetterAuthHarnessError(
-            f"`npm ci` for the graphql-ws client failed ({done.returncode}):\n{done.stderr[-2000:]}"
-        )
