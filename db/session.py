@@ -34,6 +34,7 @@ class PoolOptions:
     connect_timeout: float = 5.0
     statement_timeout: float = 15.0
     ping_after_idle: float = 5.0  # 0 pings a pooled connection at every checkout
+    overflow_idle: float = 60.0  # connections beyond `size` close after this long unused
 
 
 def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
@@ -56,7 +57,9 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout,
         pool_recycle=1800,
-        poolclass=FairAsyncPool,
+        poolclass=type(
+            "TaskqlPool", (FairAsyncPool,), {"overflow_idle_seconds": pool.overflow_idle}
+        ),
         connect_args=connect_args,
     )
     _ping_idle_connections(engine, pool.ping_after_idle)
