@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         ws_init_timeout=settings.ws_init_timeout_seconds,
     )
+    app.router.routes.append(router.http_route)
     app.include_router(router)
     if settings.graphiql_enabled:
         mount_graphiql_static(app)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
 from fastapi import Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from graphql import GraphQLError
+from starlette.requests import HTTPConnection
+from starlette.routing import Route
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
@@ -65,9 +69,17 @@ def error_body(message: str, code: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
+ContextLoader = Callable[[HTTPConnection], AsyncIterator[Context]]
+
+
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     """Strawberry's router with content negotiation and the contract's status codes, and
-    subscriptions over graphql-transport-ws only (SPEC §7)."""
+    subscriptions over graphql-transport-ws only (SPEC §7).
+
+    GET and POST are served by `http_route`, a plain Starlette route that builds the context
+    itself: FastAPI's dependency solving around Strawberry's own GET/POST routes was about a
+    tenth of a request's CPU. WebSockets keep Strawberry's route.
+    """
 
     graphql_transport_ws_handler_class = TaskqlTransportWSHandler
 
@@ -78,6 +90,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         path: str = "/graphql",
         graphiql_development: bool = False,
         graphiql_persist_headers: bool = False,
+        context_getter: ContextLoader,
         live: LiveConnections | None = None,
         ws_init_timeout: float = 10.0,
         **kwargs: Any,
@@ -85,6 +98,8 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         super().__init__(
             schema,
             path=path,
+            # An async generator, which FastAPI runs as a dependency with cleanup (WebSockets).
+            context_getter=context_getter,  # type: ignore[arg-type]
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
             max_subscriptions_per_connection=None,  # TaskqlTransportWSHandler counts, with a code
@@ -93,6 +108,14 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         self.live = live or LiveConnections(max_per_user=10, max_subscriptions=20)
         self.graphiql_development = graphiql_development
         self.graphiql_persist_headers = graphiql_persist_headers
+        self._http_context = asynccontextmanager(context_getter)
+        self.routes[:] = [
+            route
+            for route in self.routes
+            if not (isinstance(route, APIRoute) and route.path == path)
+        ]
+        self.http_route = Route(path, self._serve_http, methods=["GET", "POST"])
+        self.http_route.methods = {"GET", "POST"}  # no implicit HEAD: it is a 405 like PUT
         # Starlette would answer other methods with the Allow of the first route only.
         self.add_api_route(
             path,
@@ -100,6 +123,21 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             methods=["PUT", "PATCH", "DELETE"],
             include_in_schema=False,
         )
+
+    async def _serve_http(self, request: Request) -> Response:
+        sub_response = Response()
+        del sub_response.headers["content-length"]  # the real response sets its own
+        request.state.graphql_sub_response = sub_response
+        async with self._http_context(request) as context:
+            context.request, context.response = request, sub_response
+            response = await self.run(request, context, None)
+        assert isinstance(response, Response)  # noqa: S101 - HTTP in, HTTP out
+        return response
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """This request's own (Strawberry's FastAPI router shares one across requests)."""
+        response: Response = request.state.graphql_sub_response
+        return response
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """connection_init: a bad or missing token closes 4403 before any subscription starts."""
