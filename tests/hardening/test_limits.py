@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
-from strawberry.extensions.validation_cache import _get_validate_cache
 
-from schema.limits import _cached_parser
+from schema import limits
 from tests.conftest import hs256_token
 from tests.graphql import codes, gql
 from tests.hardening.conftest import ClientFactory
@@ -163,16 +163,26 @@ async def test_deeply_nested_json_is_a_400_not_a_500(make_client: ClientFactory)
 
 
 async def test_repeated_operations_reuse_the_parsed_and_validated_document(
-    make_client: ClientFactory,
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    calls: list[str] = []
+
+    def counted(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(limits, "parse", counted("parse", limits.parse))
+    monkeypatch.setattr(limits, "validate_document", counted("validate", limits.validate_document))
     client = await make_client()
     query = "query CacheProbe { __typename }"
-    await gql(client, query)
-    parsed, validated = _cached_parser(256).cache_info(), _get_validate_cache(256).cache_info()
-    for _ in range(3):
+    for _ in range(4):
         assert (await gql(client, query)).status_code == 200
-    assert _cached_parser(256).cache_info().hits >= parsed.hits + 3
-    assert _get_validate_cache(256).cache_info().hits >= validated.hits + 3
+    assert calls == ["parse", "validate"]
+    assert (await gql(client, "query Other { __typename }")).status_code == 200
+    assert calls == ["parse", "validate"] * 2
 
 
 async def test_a_limit_error_is_not_cached_into_a_pass(make_client: ClientFactory) -> None:
