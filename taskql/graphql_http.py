@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from fastapi import Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -188,12 +188,15 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             response.headers["content-type"] = request.state.graphql_media_type
         return response
 
+    def encode_json(self, data: object) -> bytes:
+        # A page of tasks encodes in a fraction of the stdlib encoder's time (UTF-8, not \u).
+        return orjson.dumps(data)
+
     def decode_json(self, data: str | bytes) -> object:
-        try:
-            return super().decode_json(data)
-        except RecursionError:
-            # json.loads recurses once per nesting level: 64 KB of "[" would otherwise be a 500.
-            raise json.JSONDecodeError("JSON is nested too deeply", "", 0) from None
+        # orjson refuses, as a JSONDecodeError (so 400), what the stdlib decoder would turn into
+        # a 500 later: nesting deeper than 1024, numbers of over 4300 digits, and lone surrogates
+        # (no character: neither PostgreSQL nor orjson's encoder takes them).
+        return orjson.loads(data)
 
     def _wants_ide(self, request: Request) -> bool:
         return request.method == "GET" and "text/html" in request.headers.get("accept", "")

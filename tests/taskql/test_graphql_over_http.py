@@ -54,6 +54,28 @@ async def test_variable_coercion_error_is_400_bad_user_input(
     assert codes(response) == ["BAD_USER_INPUT"]
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [
+        '{"t": "\\ud800"}',  # a lone surrogate: JSON can say it, it is no character
+        '{"t": ' + "9" * 5000 + "}",  # past Python's 4300-digit limit for int()
+    ],
+)
+async def test_json_the_server_cannot_represent_is_400(
+    client: httpx.AsyncClient, token: TokenFactory, variables: str
+) -> None:
+    query = 'mutation($t: String!) { createTask(userId: \\"u\\", input: {title: $t}) { id } }'
+    response = await client.post(
+        "/graphql",
+        content=f'{{"query": "{query}", "variables": {variables}}}',
+        headers={"content-type": "application/json", "authorization": f"Bearer {token('u')}"},
+    )
+    assert response.status_code == 400
+    assert codes(response) == ["BAD_REQUEST"]
+    total = await gql(client, '{ tasks(userId: "u") { total } }', token=token("u"))
+    assert total.json()["data"]["tasks"]["total"] == 0
+
+
 async def test_get_serves_queries(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", params={"query": "{ __typename }"})
     assert response.status_code == 200
