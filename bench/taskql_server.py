@@ -8,8 +8,7 @@ import argparse
 import uvicorn
 
 from bench.instrument import JwtMeter, bound_lifetime
-from taskql.cli import serving_app
-from taskql.logs import log_config
+from taskql.cli import server_options, serving_app
 from taskql.settings import Settings
 
 
@@ -31,10 +30,8 @@ def main() -> None:
         app,
         host="127.0.0.1",
         port=args.port,
-        proxy_headers=False,
         timeout_graceful_shutdown=10,
-        access_log=False,
-        log_config=log_config(settings.log_level, settings.log_format),
+        **server_options(settings),
     )
 
 

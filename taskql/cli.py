@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
@@ -78,8 +78,6 @@ def main() -> None:
     help="Seconds in-flight requests get to finish after SIGTERM.",
 )
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
-    from taskql.logs import log_config
-
     settings = load_settings()
     if settings.taskql_env == "development" and not settings.auth_configured:
         if ensure_dev_secret(Path(".env")):
@@ -100,13 +98,27 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
         timeout_graceful_shutdown=graceful_timeout,
-        # One JSON line per request comes from taskql.observability; uvicorn's would repeat it.
-        access_log=False,
-        log_config=log_config(settings.log_level, settings.log_format),
-        ws_max_size=settings.max_request_bytes,
+        **server_options(settings),
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for taskql (`serve` and the benchmark run the same server)."""
+    from taskql.logs import log_config
+
+    return {
+        "proxy_headers": False,
+        # One JSON line per request comes from taskql.observability; uvicorn's would repeat it.
+        "access_log": False,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "ws_max_size": settings.max_request_bytes,
+        # The client, not the server, should be the side that drops an idle connection: a
+        # request sent just as the server closes is reset, unanswered (uvicorn's default of 5 s
+        # raced httpx's own 5 s under load). HTTP client libraries drop idle connections after
+        # a few seconds (httpx: 5), load balancers after about 60 (nginx upstreams, AWS ALB).
+        "timeout_keep_alive": settings.http_keepalive_seconds,
+    }
 
 
 def serving_app() -> FastAPI:

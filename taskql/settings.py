@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     metrics_enabled: bool = True
     max_request_bytes: int = Field(default=65_536, ge=1024)
+    http_keepalive_seconds: int = Field(default=75, ge=1)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=1000, ge=100)

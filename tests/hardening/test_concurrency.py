@@ -1,6 +1,7 @@
 """Many clients creating and toggling at once against `taskql serve` on PostgreSQL.
 
-Every acknowledged mutation is in the database, totals match, and nothing answers 5xx.
+Every request is answered (none is reset on a connection the server drops: test_keep_alive.py),
+every acknowledged mutation is in the database, totals match, and nothing answers 5xx.
 TASKQL_LOAD_SECONDS and TASKQL_LOAD_CLIENTS scale it (CI keeps the defaults).
 """
 
@@ -38,53 +39,30 @@ class Client:
     expected: dict[int, bool] = field(default_factory=dict)  # task id -> completed
     statuses: list[int] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-    # A request that got no answer (the connection dropped): its write may or may not have
-    # happened, so this client stops there and the check allows exactly that one write.
-    unanswered: tuple[str, int | None] | None = None
 
     async def run(self, http: httpx.AsyncClient, deadline: float, rng: random.Random) -> None:
-        while time.monotonic() < deadline and self.unanswered is None:
+        while time.monotonic() < deadline:
             if not self.expected or rng.random() < 0.4:
-                data = await self._send(http, CREATE, {"input": {"title": "load"}}, None)
+                data = await self._send(http, CREATE, {"input": {"title": "load"}})
                 if data:
                     task = data["createTask"]
                     self.expected[int(task["id"])] = task["completed"]
             else:
                 task_id = rng.choice(list(self.expected))
-                data = await self._send(http, TOGGLE, {"id": str(task_id)}, task_id)
+                data = await self._send(http, TOGGLE, {"id": str(task_id)})
                 if data:
                     task = data["toggleTaskComplete"]
                     self.expected[int(task["id"])] = task["completed"]
 
-    def matches(self, stored: dict[int, bool]) -> bool:
-        """Every acknowledged write is stored; an unanswered one may or may not be."""
-        if self.unanswered is None:
-            return stored == self.expected
-        _, task_id = self.unanswered
-        if task_id is not None:  # a toggle: that task may be either way
-            return {k: v for k, v in stored.items() if k != task_id} == {
-                k: v for k, v in self.expected.items() if k != task_id
-            } and stored.keys() == self.expected.keys()
-        extra = stored.keys() - self.expected.keys()  # a create: at most one more task
-        return len(extra) <= 1 and all(stored.get(k) == v for k, v in self.expected.items())
-
     async def _send(
-        self,
-        http: httpx.AsyncClient,
-        query: str,
-        variables: dict[str, object],
-        task_id: int | None,
+        self, http: httpx.AsyncClient, query: str, variables: dict[str, object]
     ) -> dict[str, dict[str, object]] | None:
         started = time.monotonic()
-        try:
-            response = await http.post(
-                "/graphql",
-                json={"query": query, "variables": {"userId": self.user, **variables}},
-                headers={"authorization": f"Bearer {self.token}"},
-            )
-        except httpx.TransportError as exc:
-            self.unanswered = (type(exc).__name__, task_id)
-            return None
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": {"userId": self.user, **variables}},
+            headers={"authorization": f"Bearer {self.token}"},
+        )
         self.latencies.append(time.monotonic() - started)
         self.statuses.append(response.status_code)
         body = response.json()
@@ -100,7 +78,10 @@ async def test_concurrent_creates_and_toggles_are_all_durable(
     run = uuid.uuid4().hex[:8]
     mark = live.log_mark()
     clients = [Client(f"load-{run}-{n}", hs256_token(f"load-{run}-{n}")) for n in range(CLIENTS)]
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # Like every well-behaved client, it drops idle connections before the server would.
+    limits = httpx.Limits(
+        max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=30) as http:
         deadline = time.monotonic() + SECONDS
         await asyncio.gather(
@@ -120,16 +101,11 @@ async def test_concurrent_creates_and_toggles_are_all_durable(
     statuses = [status for client in clients for status in client.statuses]
     assert all(status == 200 for status in statuses), sorted(set(statuses))
     assert len(statuses) > CLIENTS * 10, "the load barely ran"
-    # Seen in about one run in ten on this 2-core machine: a connection closed under a request
-    # (httpx ReadError) while the server logged only 200s and no error. Not yet explained (see
-    # the issue note); bounded here, and the writes of such a request are allowed either way.
-    unanswered = [client.unanswered for client in clients if client.unanswered]
-    assert len(unanswered) <= max(2, len(statuses) // 100), unanswered
     stored = await _stored(postgres_url, f"load-{run}-%")
     for client, total in zip(clients, totals, strict=True):
         mine = stored.get(client.user, {})
         assert total.json()["data"]["tasks"]["total"] == len(mine)
-        assert client.matches(mine), client.user
+        assert mine == client.expected, client.user
 
     latencies = sorted(latency for client in clients for latency in client.latencies)
     p99 = latencies[int(len(latencies) * 0.99)]
@@ -137,10 +113,7 @@ async def test_concurrent_creates_and_toggles_are_all_durable(
     records = live.log_records(mark)
     assert [record for record in records if record["level"] in ("error", "critical")] == []
     logged = [record for record in records if str(record.get("user_id")).startswith(f"load-{run}")]
-    # One JSON line per request that reached the app.
-    assert (
-        len(statuses) + len(totals) <= len(logged) <= len(statuses) + len(totals) + len(unanswered)
-    )
+    assert len(logged) == len(statuses) + len(totals)  # one JSON line per request
     assert clients[0].token not in live.log_text(mark)
 
 
