@@ -42,6 +42,13 @@ class ErrorCodes(MaskErrors):
         self._phase = "execute"
         yield
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors asks isinstance() of a runtime-checkable Protocol, which costs more than
+        # the rest of this extension; that check only looks for the attribute, as this does.
+        errors = getattr(result, "errors", None)
+        if errors:
+            setattr(result, "errors", self._process_errors(errors))  # noqa: B010 - result is typed `object`
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._coded(error) for error in errors]
 
