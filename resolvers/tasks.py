@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,28 +36,29 @@ _COLUMNS = tuple(Task.__table__.c)
 _TOTAL = "taskql_total"
 
 
-class TaskFields(Protocol):
-    """A task's columns, as an ORM entity or a plain result row carries them."""
+class TaskRecord(NamedTuple):
+    """A task's columns as plain values, in the table's order: the items of a page.
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def completed(self) -> bool: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
+    Made from a result row by position; reading a Row's attributes by name costs about ten
+    times as much, and a page reads 140 of them.
+    """
+
+    id: int
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+if TaskRecord._fields != tuple(column.key for column in _COLUMNS):
+    raise RuntimeError("TaskRecord must list the tasks table's columns in the table's order")
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: Sequence[TaskFields]
+    items: Sequence[TaskRecord]
     total: int
     has_next_page: bool
     end_cursor: str | None
@@ -160,7 +161,7 @@ async def list_tasks(
     async with read_connection(session) as connection:
         rows = (await connection.execute(page_query, params)).all()
         total = rows[0][-1] if rows else await connection.scalar(total_query, params)
-    items = cast("list[TaskFields]", rows[:first])
+    items = [TaskRecord._make(row[: len(_COLUMNS)]) for row in rows[:first]]
     return Page(
         items=items,
         total=total or 0,
