@@ -188,9 +188,11 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             response.headers["content-type"] = request.state.graphql_media_type
         return response
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         # A page of tasks encodes in a fraction of the stdlib encoder's time (UTF-8, not \u).
-        return orjson.dumps(data)
+        # A str, not bytes: Strawberry sends bytes over a WebSocket as binary frames, which
+        # graphql-transport-ws clients refuse.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses, as a JSONDecodeError (so 400), what the stdlib decoder would turn into

@@ -95,6 +95,7 @@ class WSClient:
 
     async def receive(self, wait: float = TIMEOUT) -> dict[str, Any]:
         raw = await asyncio.wait_for(self.connection.recv(), wait)
+        assert isinstance(raw, str), "graphql-transport-ws messages are text frames"
         message: dict[str, Any] = json.loads(raw)
         return message
 
