@@ -168,16 +168,17 @@ def _measure(
     args: argparse.Namespace, servers: list[Server], users_files: dict[str, Path]
 ) -> list[report.Measurement]:
     # Warm every server with every token first (the verifier cache, pools, CPU caches); then
-    # measure each scenario with both tokens on both servers back to back, so the comparisons
-    # that matter (taskql/floor, EdDSA/HS256) are minutes apart at most, not the whole run.
+    # measure each scenario with both tokens on both servers back to back, in a snake order
+    # (HS256 floor, HS256 taskql, EdDSA taskql, EdDSA floor) so that both comparisons that
+    # matter, taskql/floor and taskql's EdDSA/HS256, are between neighbouring runs.
     for algorithm in args.algorithms:
         for server in servers:
             run_wrk(server.url, users_files[algorithm], "mixed", args.warmup, args.connections)
     runs: dict[tuple[str, str, str], list[report.Measurement]] = {}
     for _ in range(args.repeat):
         for scenario in args.scenarios:
-            for algorithm in args.algorithms:
-                for server in servers:
+            for turn, algorithm in enumerate(args.algorithms):
+                for server in servers if turn % 2 == 0 else servers[::-1]:
                     run = _once(args, server, algorithm, scenario, users_files[algorithm])
                     print(f"  {algorithm:6} {scenario:7} {server.name:7} {run.rps:7.0f} req/s "
                           f"p99 {run.p99_ms:7.2f} ms", flush=True)  # fmt: skip
