@@ -170,14 +170,17 @@ def _measure(
     # Warm every server with every token first (the verifier cache, pools, CPU caches); then
     # measure each scenario with both tokens on both servers back to back, in a snake order
     # (HS256 floor, HS256 taskql, EdDSA taskql, EdDSA floor) so that both comparisons that
-    # matter, taskql/floor and taskql's EdDSA/HS256, are between neighbouring runs.
+    # matter, taskql/floor and taskql's EdDSA/HS256, are between neighbouring runs. Each round
+    # swaps which token goes first: a write scenario's later runs find a table its earlier runs
+    # grew, and ran measurably slower for it (createTask: whichever token went second).
     for algorithm in args.algorithms:
         for server in servers:
             run_wrk(server.url, users_files[algorithm], "mixed", args.warmup, args.connections)
     runs: dict[tuple[str, str, str], list[report.Measurement]] = {}
-    for _ in range(args.repeat):
+    for round_ in range(args.repeat):
+        algorithms = args.algorithms if round_ % 2 == 0 else args.algorithms[::-1]
         for scenario in args.scenarios:
-            for turn, algorithm in enumerate(args.algorithms):
+            for turn, algorithm in enumerate(algorithms):
                 for server in servers if turn % 2 == 0 else servers[::-1]:
                     run = _once(args, server, algorithm, scenario, users_files[algorithm])
                     print(f"  {algorithm:6} {scenario:7} {server.name:7} {run.rps:7.0f} req/s "
