@@ -66,19 +66,36 @@ class Server:
 
 
 def start_server(
-    name: str, module: str, env: dict[str, str], max_seconds: float, log_dir: Path
+    name: str,
+    module: str,
+    env: dict[str, str],
+    max_seconds: float,
+    log_dir: Path,
+    *,
+    wrapper: tuple[str, ...] = (),
+    startup_seconds: float = 30,
 ) -> Server:
+    """Starts `python -m module` (under `wrapper`, e.g. valgrind) and waits for /healthz."""
     port = free_port()
     with (log_dir / f"{name}.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, "--port", str(port), "--max-seconds", str(max_seconds)],
+            [
+                *wrapper,
+                sys.executable,
+                "-m",
+                module,
+                "--port",
+                str(port),
+                "--max-seconds",
+                str(max_seconds),
+            ],  # fmt: skip
             cwd=log_dir,
             env={**_base_env(), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     server = Server(name, process, port)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + startup_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited at startup; see {log_dir / (name + '.log')}")

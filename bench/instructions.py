@@ -1,0 +1,122 @@
+"""`python -m bench.instructions`: machine instructions per request, counted by callgrind.
+
+CPU time on a shared machine moves by ±15 % from one minute to the next; an instruction count of
+the same server, code and requests does not (the same count twice over, whatever else the machine
+does). So this is the number to steer optimisations by; `python -m bench` gives the time-based
+report. It seeds a throwaway PostgreSQL database, starts taskql (bench/taskql_server.py) under
+`valgrind --tool=callgrind`, sends warm-up requests, zeroes the counters, sends the measured
+requests, and divides the instructions the server executed meanwhile by their number.
+Needs valgrind (Debian: apt-get install -y valgrind). Loopback only; everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import seed
+from bench.__main__ import PROBES
+from bench.issuer import ALGORITHMS, Issuer
+from bench.processes import start_server
+
+READS = ("tasks", "task")  # writes would grow the table between the two counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
+    parser.add_argument("--scenario", choices=READS, default="tasks")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="HS256")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests")
+    parser.add_argument("--warmup", type=int, default=200, help="users, one request each")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench: {tool} is not installed (apt-get install -y valgrind)")
+    with ExitStack() as stack:
+        out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="taskql-callgrind-")))
+        issuer = Issuer()
+        issuer.start()
+        stack.callback(issuer.stop)
+        url = asyncio.run(seed.create_database())
+        stack.callback(lambda: asyncio.run(seed.drop_database(url)))
+        ids = asyncio.run(seed.seed(url, 1000, 50))
+        users = [
+            (issuer.token(args.algorithm, user, 3600), user, task_ids[0])
+            for user, task_ids in sorted(ids.items())
+        ]
+        env = {
+            "BETTER_AUTH_SECRET": issuer.secret,
+            "BETTER_AUTH_URL": issuer.url,
+            "DATABASE_URL": url,
+            "TASKQL_ENV": "production",
+        }
+        wrapper = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p")
+        server = start_server("taskql", "bench.taskql_server", env, 1800, out, wrapper=wrapper,
+                              startup_seconds=600)  # fmt: skip
+        stack.callback(server.stop)
+        # The measured requests come from the users of the warm-up, whose tokens are verified
+        # by then: taskql verifies a token once in its lifetime, not once a request.
+        send = (server.url, users[: args.warmup], args.scenario, args.concurrency)
+        asyncio.run(_send(*send, range(args.warmup)))
+        _callgrind_control("--zero", server.process.pid)
+        asyncio.run(_send(*send, range(args.requests)))
+        _callgrind_control("--dump", server.process.pid)
+        total = _dumped_instructions(out)
+    print(
+        f"bench: {args.scenario} with {args.algorithm} tokens, {args.requests} requests "
+        f"({args.concurrency} at a time) after {args.warmup}: "
+        f"{total / args.requests / 1000:,.0f} k instructions per request"
+    )
+
+
+async def _send(
+    base_url: str, users: list[tuple[str, str, int]], scenario: str, concurrency: int,
+    numbers: range,
+) -> None:  # fmt: skip
+    name, query = PROBES[scenario]
+    pending = iter(numbers)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+
+        async def worker() -> None:
+            for number in pending:
+                token, user, task_id = users[number % len(users)]
+                variables: dict[str, Any] = {"userId": user}
+                variables.update({"first": 20} if scenario == "tasks" else {"id": str(task_id)})
+                response = await http.post(
+                    "/graphql",
+                    json={"operationName": name, "query": query, "variables": variables},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                body = response.json()
+                if response.status_code != 200 or body.get("errors"):
+                    raise SystemExit(f"bench: taskql answered {scenario} with {response.text}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def _callgrind_control(action: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", action, str(pid)], check=True, capture_output=True)
+
+
+def _dumped_instructions(out: Path) -> int:
+    """The instruction total of the dump taken by --dump (the one since --zero)."""
+    for path in out.glob("callgrind.*"):
+        text = path.read_text(errors="replace")
+        if "Trigger: dump" in text.split("\nfn=", 1)[0]:
+            for line in text.splitlines():
+                if line.startswith("summary:"):
+                    return int(line.split()[1])
+    raise SystemExit(f"bench: no callgrind dump in {out}")
+
+
+if __name__ == "__main__":
+    main()
