@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         ws_init_timeout=settings.ws_init_timeout_seconds,
     )
-    app.router.routes.append(router.http_route)
+    app.router.routes.append(router.http_route)  # GET/POST; the router holds the rest
     app.include_router(router)
     if settings.graphiql_enabled:
         mount_graphiql_static(app)
