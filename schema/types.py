@@ -9,7 +9,7 @@ import strawberry
 from db.models import Task as TaskRow
 from resolvers.events import ChangeKind, TaskState
 from resolvers.pagination import Order
-from resolvers.tasks import Page, TaskRecord
+from resolvers.tasks import Page
 
 # Registers the resolvers' enums with GraphQL under the contract's names.
 strawberry.enum(Order, name="TaskOrder", description="How `tasks` is sorted.")
@@ -34,7 +34,7 @@ class Task:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: TaskRow | TaskState | TaskRecord) -> Task:
+    def from_row(cls, row: TaskRow | TaskState) -> Task:
         return cls(
             id=strawberry.ID(str(row.id)),
             user_id=strawberry.ID(row.user_id),
