@@ -26,8 +26,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def taskql(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return python("-m", "taskql", *args, cwd=cwd, env=env)
+
+
+def python(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "taskql", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -137,15 +141,8 @@ def test_the_served_app_leaves_its_startup_heap_to_no_collection(tmp_path: Path)
     env = clean_env(
         BETTER_AUTH_SECRET="s" * 40, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = python("-c", probe, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stderr
     frozen, applied, threshold = result.stdout.split()
     assert int(frozen) > 50_000  # the schema, the routes and every imported module
     assert applied == "True"
