@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -12,6 +11,7 @@ from strawberry.types import Info
 
 from auth.context import Context
 from auth.permissions import IsOwner
+from contract.errors import CloseCode
 from resolvers import events
 from resolvers import tasks as store
 from resolvers.errors import NotFound
@@ -19,21 +19,6 @@ from resolvers.events import ChangeKind, SlowConsumer, TaskChange, TaskState
 from schema.types import Task, TaskEvent
 
 ContextInfo = Info[Context, None]
-
-
-class CloseCode(enum.IntEnum):
-    """Why the server closed a subscription socket (README "Live updates" has the full table).
-
-    graphql-ws 6.x retries all of these: it gives up only on 4004, 4005, 4400, 4401, 4406, 4409,
-    4429, 4500 and on 1xxx codes other than 1000, 1001, 1005, 1006 and 1012-1014. So a client whose
-    `connectionParams` fetches a fresh token comes back by itself.
-    """
-
-    TOKEN_EXPIRED = 4001
-    SLOW_CONSUMER = 4013
-    TOO_MANY_CONNECTIONS = 4029
-    FORBIDDEN = 4403  # strawberry's code for a rejected connection_init (SPEC §7)
-    INIT_TIMEOUT = 4408  # strawberry's connection_init_wait_timeout (SPEC §7)
 
 
 @strawberry.type

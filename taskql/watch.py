@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from schema.subscription import CloseCode
+from contract.errors import CloseCode
 from taskql.settings import Settings
 
 WATCH = (

@@ -23,7 +23,7 @@ from auth.bearer import bearer_token
 from auth.context import Context
 from auth.errors import AuthError
 from auth.user import AuthenticatedUser
-from schema.subscription import CloseCode
+from contract.errors import CloseCode
 
 logger = logging.getLogger("taskql.websocket")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("taskql", "schema", "resolvers", "auth", "db")
+PACKAGES = ("taskql", "schema", "resolvers", "auth", "db", "contract")
 
 
 @pytest.mark.parametrize("name", PACKAGES)
