@@ -4,7 +4,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install serve test lint typecheck schema
+.PHONY: help install serve test test-setup lint typecheck schema
 
 help: ## list what you can do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -13,13 +13,18 @@ $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra dev
+# Serving needs the runtime only; the tests and linters need the dev extra too.
+$(VENV)/.synced-runtime: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --inexact
 	touch $@
 
-install: $(VENV)/.synced ## create .venv with the locked dependencies
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev
+	touch $@ $(VENV)/.synced-runtime
 
-serve: install ## serve on 127.0.0.1:8000 (embedded SQLite unless DATABASE_URL is set)
+install: $(VENV)/.synced ## create .venv with the locked dependencies, dev tools included
+
+serve: $(VENV)/.synced-runtime ## serve on 127.0.0.1:8000 (embedded SQLite unless DATABASE_URL is set)
 	$(VENV)/bin/taskql serve
 
 lint: install ## ruff and mypy
@@ -30,5 +35,8 @@ lint: install ## ruff and mypy
 schema: install ## regenerate schema.graphql from the code
 	$(VENV)/bin/taskql export-schema
 
-test: lint ## lint, type-check, then the whole suite on SQLite and PostgreSQL
+test-setup: ## start PostgreSQL and install the Debian packages the tests need, when missing
+	bash scripts/test-setup.sh
+
+test: lint test-setup ## lint, type-check, then the whole suite on SQLite and PostgreSQL
 	$(VENV)/bin/pytest
