@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from auth.errors import AuthError
+from collections.abc import Sequence
 
-MISSING_HEADER = "Authorization header missing. Include: Authorization: Bearer <token>"
+from auth.errors import AuthError
+from contract.errors import Code, message_of
+
+MISSING_HEADER = message_of(Code.UNAUTHENTICATED)
 BAD_HEADER = "Invalid authorization header format. Expected: Bearer <token>"
 # Only a short ASCII word is echoed back as the scheme: a long one may be a credential sent in the
 # wrong order (`<token> Bearer`), and even a prefix of it must not reach a response or a log.
 _MAX_SCHEME_ECHO = 20
 
 
-def missing_header_error() -> AuthError:
-    return AuthError("missing_header", MISSING_HEADER)
+def only_header(values: Sequence[str]) -> str | None:
+    """The one Authorization header of a request; two are refused, not picked from: a proxy on
+    the way may have read the other one."""
+    if len(values) > 1:
+        raise AuthError("bad_header", BAD_HEADER)
+    return values[0] if values else None
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
-from auth.bearer import bearer_token
+from auth.bearer import bearer_token, only_header
 from auth.permissions import unauthenticated_error
 from auth.user import AuthenticatedUser
 from db.session import Database
@@ -91,7 +91,7 @@ def context_loader(
             request_id=connection.scope.get("state", {}).get("request_id"),
         )
         if connection.scope["type"] == "http":
-            token = bearer_token(connection.headers.get("authorization"))
+            token = bearer_token(only_header(connection.headers.getlist("authorization")))
             if token is not None:
                 context.user = await verifier.verify(token)
         try:

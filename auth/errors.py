@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from contract.errors import Reason
 
-Reason = Literal[
-    "missing_header",
-    "bad_header",
-    "bad_scheme",
-    "expired",
-    "bad_signature",
-    "bad_claims",
-    "unknown_key",
-    "malformed",
-]
+__all__ = ["AuthError", "Reason"]
 
 
 class AuthError(Exception):

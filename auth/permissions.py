@@ -8,21 +8,20 @@ from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from auth.bearer import MISSING_HEADER
 from auth.user import AuthenticatedUser
-
-FORBIDDEN_MESSAGE = "Access denied. You can only access your own resources."
+from contract.errors import Code, message_of
 
 
 def unauthenticated_error() -> StrawberryGraphQLError:
     return StrawberryGraphQLError(
-        MISSING_HEADER, extensions={"code": "UNAUTHENTICATED", "reason": "missing_header"}
+        message_of(Code.UNAUTHENTICATED),
+        extensions={"code": Code.UNAUTHENTICATED.value, "reason": "missing_header"},
     )
 
 
 class IsOwner(BasePermission):
-    message = FORBIDDEN_MESSAGE
-    error_extensions = {"code": "FORBIDDEN"}
+    message = message_of(Code.FORBIDDEN)
+    error_extensions = {"code": Code.FORBIDDEN.value}
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         user: AuthenticatedUser | None = getattr(info.context, "user", None)

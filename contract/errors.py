@@ -82,14 +82,46 @@ def message_of(code: Code) -> str:
 
 
 def graphql_error(
-    code: Code, message: str | None = None, nodes: Any = None, **extensions: Any
+    code: Code,
+    message: str | None = None,
+    nodes: Any = None,
+    path: Sequence[str | int] | None = None,
+    **extensions: Any,
 ) -> GraphQLError:
     """A GraphQL error carrying `code` (and the contract's message unless one is given)."""
     return GraphQLError(
         message if message is not None else message_of(code),
         nodes,
+        path=path,
         extensions={"code": code.value, **extensions},
     )
+
+
+def graphql_status(
+    codes: Sequence[object], *, has_data: bool, request_error: bool, strict_media: bool
+) -> tuple[int, Mapping[str, str]]:
+    """SPEC §3's status rule for a GraphQL result, from its error codes.
+
+    401 for any authentication failure; 503 when the database could not be used; 403 only
+    with no data and nothing but FORBIDDEN; request errors (parse, validation, variables:
+    no execution) are 400 under application/graphql-response+json and, for legacy
+    application/json clients, 200 unless the request broke a limit (BAD_REQUEST is final).
+    """
+    if Code.UNAUTHENTICATED in codes:
+        return 401, RULES[Code.UNAUTHENTICATED].headers
+    if Code.SERVICE_UNAVAILABLE in codes:
+        return 503, RULES[Code.SERVICE_UNAVAILABLE].headers
+    if has_data or not codes:
+        return 200, {}
+    if all(code == Code.FORBIDDEN for code in codes):
+        return 403, {}
+    if request_error:
+        if Code.BAD_REQUEST in codes:
+            return 400, {}
+        return (400 if strict_media else 200), {}
+    if Code.INTERNAL_SERVER_ERROR in codes:
+        return 500, {}
+    return 200, {}
 
 
 def error_body(code: Code, message: str | None = None, **extensions: Any) -> dict[str, Any]:

@@ -6,32 +6,33 @@ from typing import Any, ClassVar
 
 from graphql import GraphQLError
 
-UNAVAILABLE_MESSAGE = "Service temporarily unavailable. Please retry."
+from contract.errors import Code, message_of
 
 
 class TaskqlError(GraphQLError):
-    code: ClassVar[str]
+    code: ClassVar[Code]
 
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
+    def __init__(self, message: str | None = None, **extensions: Any) -> None:
+        text = message if message is not None else message_of(self.code)
+        super().__init__(text, extensions={"code": self.code.value, **extensions})
 
 
 class NotFound(TaskqlError):
-    code = "NOT_FOUND"
+    code = Code.NOT_FOUND
 
     def __init__(self) -> None:
-        super().__init__("Task not found.")
+        super().__init__()
 
 
 class BadUserInput(TaskqlError):
-    code = "BAD_USER_INPUT"
+    code = Code.BAD_USER_INPUT
 
     def __init__(self, field: str, rule: str) -> None:
         super().__init__(f"{field}: {rule}", field=field)
 
 
 class ServiceUnavailable(TaskqlError):
-    code = "SERVICE_UNAVAILABLE"
+    code = Code.SERVICE_UNAVAILABLE
 
     def __init__(self) -> None:
-        super().__init__(UNAVAILABLE_MESSAGE)
+        super().__init__()

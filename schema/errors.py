@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import MaskErrors
 
-from resolvers.errors import ServiceUnavailable
+from contract.errors import Code, message_of
 
 logger = logging.getLogger("taskql.errors")
 
-INTERNAL_MESSAGE = "Internal server error."
 # Exceptions that mean "the database is away or saturated": the client should retry, not give up.
 _UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, TimeoutError)
 
@@ -36,6 +35,13 @@ class ErrorCodes(MaskErrors):
 
     def on_validate(self) -> Iterator[None]:
         self._phase = "validate"
+        context = self.execution_context
+        if context.pre_execution_errors is None and _ambiguous(context.graphql_document, context):
+            # Strawberry would name the first operation for the client and run it (a mutation,
+            # maybe); the GraphQL spec (6.1, GetOperation) says this is a request error.
+            context.pre_execution_errors = [
+                GraphQLError("Must provide operation name if query contains multiple operations.")
+            ]
         yield
 
     def on_execute(self) -> Iterator[None]:
@@ -60,27 +66,39 @@ class ErrorCodes(MaskErrors):
             return self._request_error(error)
         if _is_unavailable(original):
             logger.warning("database unavailable: %s", type(original).__name__)
-            return _relocated(error, ServiceUnavailable().message, ServiceUnavailable().extensions)
+            code = Code.SERVICE_UNAVAILABLE
+            return _relocated(error, message_of(code), {"code": code.value})
         request_id = self._request_id()
         logger.error("unexpected error (request_id=%s)", request_id, exc_info=original)
-        return _relocated(
-            error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
-        )
+        code = Code.INTERNAL_SERVER_ERROR
+        return _relocated(error, message_of(code), {"code": code.value, "requestId": request_id})
 
     def _request_error(self, error: GraphQLError) -> GraphQLError:
         if self._phase == "parse":
-            code = "GRAPHQL_PARSE_FAILED"
+            code = Code.GRAPHQL_PARSE_FAILED
         elif self._phase == "validate":
-            code = "GRAPHQL_VALIDATION_FAILED"
+            code = Code.GRAPHQL_VALIDATION_FAILED
         elif error.path is None:
-            code = "BAD_USER_INPUT"  # variable values that do not coerce
+            code = Code.BAD_USER_INPUT  # variable values that do not coerce
         else:
-            code = "INTERNAL_SERVER_ERROR"
-        return _relocated(error, error.message, {**(error.extensions or {}), "code": code})
+            code = Code.INTERNAL_SERVER_ERROR
+        return _relocated(error, error.message, {**(error.extensions or {}), "code": code.value})
 
     def _request_id(self) -> str | None:
         context = self.execution_context.context
         return getattr(context, "request_id", None)
+
+
+def _ambiguous(document: object, context: object) -> bool:
+    """Several operations and no operationName to choose one.
+
+    Strawberry keeps the client's operationName only privately (`operation_name` falls back to
+    the first operation's); tests/hardening/test_request_errors.py fails if that changes.
+    """
+    if getattr(context, "_provided_operation_name", None) is not None:
+        return False
+    definitions = getattr(document, "definitions", ())
+    return sum(isinstance(item, OperationDefinitionNode) for item in definitions) > 1
 
 
 def _relocated(

@@ -7,17 +7,21 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from graphql import (
+    GraphQLError,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     is_leaf_type,
 )
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from strawberry import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from contract.errors import Code, graphql_error
 
 # A field that only reads an attribute and returns a scalar or enum: its attribute's name, its
 # leaf type, and whether it is non-null.
@@ -82,6 +86,54 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )
+
+    def execute_fields_serially(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """A mutation's root fields, run one after another: none runs if any names another
+        user, so a 403 never hides a write that happened (IsOwner alone checks each field only
+        as its turn comes, after the fields before it have committed)."""
+        denied = self._denied_root_fields(parent_type, grouped_field_set)
+        if denied:
+            for error, field_path in denied:
+                self.collected_errors.add(error, field_path)
+            return None  # data: null, every error FORBIDDEN: the contract's 403
+        return super().execute_fields_serially(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def _denied_root_fields(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[GraphQLError, Path]]:
+        user = getattr(self.context_value, "user", None)
+        if user is None:
+            return []  # each field answers UNAUTHENTICATED itself, before anything runs
+        denied = []
+        for response_name, field_details_list in grouped_field_set.items():
+            details = field_details_list[0]
+            field = parent_type.fields.get(details.node.name.value)
+            if field is None or "userId" not in field.args:
+                continue
+            try:
+                arguments = get_argument_values(
+                    field, details.node, self.variable_values, details.fragment_variable_values
+                )
+            except GraphQLError:
+                continue  # the field reports it when its turn comes
+            if arguments.get("userId", user.user_id) != user.user_id:
+                path = Path(None, response_name, parent_type.name)
+                error = graphql_error(
+                    Code.FORBIDDEN,
+                    nodes=[item.node for item in field_details_list],
+                    path=path.as_list(),
+                )
+                denied.append((error, path))
+        return denied
 
     def execute_field(
         self,

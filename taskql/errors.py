@@ -1,31 +1,27 @@
-"""Authentication failures to HTTP: one place that writes 401 responses (SPEC §3, RFC 6750)."""
+"""The error contract's refusals as HTTP responses (SPEC §3): the one way a whole response that
+is an error is written, so the access log and metrics learn its code from here."""
 
 from __future__ import annotations
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
 
 from auth.errors import AuthError
+from contract.errors import Code, Refusal, note_outcome
 from taskql.media import JSON, negotiate
 
 
-def auth_headers(error: AuthError | None) -> dict[str, str]:
-    challenge = 'Bearer error="invalid_token"'
-    if error is not None and error.reason != "missing_header":
-        challenge += f', error_description="{error.message}"'
-    return {"WWW-Authenticate": challenge}
+def refusal_response(request: Request, refusal: Refusal, media_type: str | None = None) -> Response:
+    note_outcome(request.scope, [refusal.code.value], refusal.reason)
+    chosen = media_type or negotiate(request.headers.get("accept")) or JSON
+    return Response(refusal.body, refusal.status, dict(refusal.headers), media_type=chosen)
 
 
-async def auth_error_response(request: Request, exc: Exception) -> JSONResponse:
+def auth_refusal(exc: AuthError) -> Refusal:
+    return Refusal.of(Code.UNAUTHENTICATED, exc.message, reason=exc.reason)
+
+
+async def auth_error_response(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, AuthError):  # registered for AuthError only
         raise exc
-    body = {
-        "errors": [
-            {
-                "message": exc.message,
-                "extensions": {"code": "UNAUTHENTICATED", "reason": exc.reason},
-            }
-        ]
-    }
-    media_type = negotiate(request.headers.get("accept")) or JSON
-    return JSONResponse(body, status_code=401, headers=auth_headers(exc), media_type=media_type)
+    return refusal_response(request, auth_refusal(exc))

@@ -8,27 +8,31 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from graphql import GraphQLError
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.routing import Route
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.context import Context
-from taskql.errors import auth_headers
+from contract.errors import Code, Refusal, graphql_status, note_outcome
+from taskql.errors import refusal_response
 from taskql.graphiql import graphiql_response
 from taskql.media import GRAPHQL_RESPONSE, JSON, negotiate
 from taskql.websocket import LiveConnections, TaskqlTransportWSHandler
 
-RETRY_AFTER_SECONDS = "2"
+SUBSCRIPTIONS_OVER_HTTP = "Subscriptions are served over WebSocket (graphql-transport-ws) only."
+CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before its answer
 
 
 def is_request_error(result: ExecutionResult) -> bool:
@@ -37,36 +41,51 @@ def is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and all(error.path is None for error in errors)
 
 
-def status_for(result: ExecutionResult, media_type: str) -> tuple[int, dict[str, str]]:
-    errors: Sequence[GraphQLError] = result.errors or ()
-    codes = [(error.extensions or {}).get("code") for error in errors]
-    if "UNAUTHENTICATED" in codes:
-        return 401, auth_headers(None)
-    if "SERVICE_UNAVAILABLE" in codes:
-        return 503, {"Retry-After": RETRY_AFTER_SECONDS}
-    if result.data is not None or not errors:
-        return 200, {}
-    if all(code == "FORBIDDEN" for code in codes):
-        return 403, {}
-    if is_request_error(result):
-        if "BAD_REQUEST" in codes:
-            return 400, {}
-        return (400 if media_type == GRAPHQL_RESPONSE else 200), {}
-    if "INTERNAL_SERVER_ERROR" in codes:
-        return 500, {}
-    return 200, {}
+def _codes(errors: Sequence[GraphQLError]) -> list[str]:
+    return [str((error.extensions or {}).get("code")) for error in errors]
 
 
-async def _method_not_allowed() -> JSONResponse:
-    return JSONResponse(
-        error_body("GraphQL is served over GET (queries) and POST.", "BAD_REQUEST"),
-        status_code=405,
+def _reason(errors: Sequence[GraphQLError]) -> str | None:
+    """Why a token was refused, when one of the errors says so."""
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") == Code.UNAUTHENTICATED:
+            return str(extensions.get("reason"))
+    return None
+
+
+async def _method_not_allowed(request: Request) -> Response:
+    refusal = Refusal.of(
+        Code.BAD_REQUEST,
+        "GraphQL is served over GET (queries) and POST.",
+        status=405,
         headers={"Allow": "GET, POST"},
     )
+    return refusal_response(request, refusal)
 
 
-def error_body(message: str, code: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+def _request_data(data: object) -> GraphQLRequestData:
+    """One operation of a JSON body or a GET query string, its members of the right types."""
+    if not isinstance(data, dict):
+        raise HTTPException(400, "The request body must be a JSON object.")
+    members = {
+        "query": (str, "a string"),
+        "operationName": (str, "a string"),
+        "variables": (dict, "an object"),
+        "extensions": (dict, "an object"),
+    }
+    for name, (kind, wording) in members.items():
+        if not isinstance(data.get(name), (kind, type(None))):
+            raise HTTPException(
+                400, f"The GraphQL operation's `{name}` must be {wording} or null, if provided."
+            )
+    return GraphQLRequestData(
+        query=data.get("query"),
+        variables=data.get("variables"),
+        operation_name=data.get("operationName"),
+        extensions=data.get("extensions"),
+        protocol="http",
+    )
 
 
 ContextLoader = Callable[[HTTPConnection], AsyncIterator[Context]]
@@ -128,11 +147,34 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         sub_response = Response()
         del sub_response.headers["content-length"]  # the real response sets its own
         request.state.graphql_sub_response = sub_response
-        async with self._http_context(request) as context:
-            context.request, context.response = request, sub_response
-            response = await self.run(request, context, None)
+        try:
+            async with self._http_context(request) as context:
+                context.request, context.response = request, sub_response
+                response = await self.run(request, context, None)
+        except ClientDisconnect:
+            # The client hung up mid-body: nobody is left to answer, and it is not our fault.
+            return Response(status_code=CLIENT_CLOSED)
         assert isinstance(response, Response)  # noqa: S101 - HTTP in, HTTP out
         return response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, stricter: a body or query string that is not one JSON object
+        of the right member types is a 400 (Strawberry's own would be a 500), media types are
+        compared case-insensitively (RFC 9110), and nothing streams over HTTP."""
+        if request.method == "GET":
+            data: object = self.parse_query_params(request.query_params)
+        else:
+            media_type = (request.content_type or "").partition(";")[0].strip().lower()
+            if media_type != JSON:
+                raise HTTPException(400, "Unsupported content type")
+            data = self.parse_json(await request.get_body())
+        if isinstance(data, list):
+            batch = [_request_data(item) for item in data]
+            self._validate_batch_request(batch, protocol="http")
+            return batch
+        return _request_data(data)
 
     async def get_sub_response(self, request: Request) -> Response:
         """This request's own (Strawberry's FastAPI router shares one across requests)."""
@@ -155,7 +197,15 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         media_type = getattr(request.state, "graphql_media_type", JSON)
-        request.state.graphql_status = status_for(result, media_type)
+        errors = result.errors or ()
+        codes = _codes(errors)
+        note_outcome(request.scope, codes, _reason(errors))
+        request.state.graphql_status = graphql_status(
+            codes,
+            has_data=result.data is not None,
+            request_error=is_request_error(result),
+            strict_media=media_type == GRAPHQL_RESPONSE,
+        )
         response = await super().process_result(request, result)
         if is_request_error(result):
             response.pop("data", None)
@@ -171,10 +221,10 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             return await super().run(request, context, root_value)
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None and not self._wants_ide(request):
-            return JSONResponse(
-                error_body(f"Acceptable media types: {GRAPHQL_RESPONSE}, {JSON}", "BAD_REQUEST"),
-                status_code=406,
+            refusal = Refusal.of(
+                Code.BAD_REQUEST, f"Acceptable media types: {GRAPHQL_RESPONSE}, {JSON}", status=406
             )
+            return refusal_response(request, refusal)
         request.state.graphql_media_type = media_type or JSON
         try:
             response = await super().run(request, context, root_value)
@@ -205,13 +255,13 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
 
     def _http_error(self, request: Request, exc: HTTPException) -> Response:
         status, headers = exc.status_code, {}
-        if request.method == "GET" and "mutation" in exc.reason.lower():
-            status, headers = 405, {"Allow": "POST"}
+        reason, refused = exc.reason, exc.__cause__
+        if isinstance(refused, InvalidOperationTypeError):
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                reason = SUBSCRIPTIONS_OVER_HTTP
+            elif request.method == "GET":  # a mutation: GraphQL over HTTP says 405
+                status, headers = 405, {"Allow": "POST"}
         elif status == 405:
             headers = {"Allow": "GET, POST"}
-        return JSONResponse(
-            error_body(exc.reason, "BAD_REQUEST"),
-            status_code=status,
-            headers=headers,
-            media_type=request.state.graphql_media_type,
-        )
+        refusal = Refusal.of(Code.BAD_REQUEST, reason, status=status, headers=headers)
+        return refusal_response(request, refusal, request.state.graphql_media_type)

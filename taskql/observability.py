@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from auth.errors import Reason
 from auth.jwks import JWKSClient
+from contract.errors import Reason, outcome_of
 from db.session import Database
 
 access_logger = logging.getLogger("taskql.access")
@@ -158,16 +157,13 @@ class ObservabilityMiddleware:
         observation = Observation()
         scope.setdefault("state", {})[_STATE_KEY] = observation
         started = time.perf_counter()
-        status = 500  # what the server sends if the app raises before answering
-        refusal = bytearray()
+        status = 500  # what the edge answers if the app raises before answering
         answered = False
 
         async def observing_send(message: Message) -> None:
             nonlocal status, answered
             if message["type"] == "http.response.start":
                 status, answered = message["status"], True
-            elif message["type"] == "http.response.body" and status == 401:
-                refusal.extend(message.get("body", b"")[: 8192 - len(refusal)])
             await send(message)
 
         try:
@@ -178,18 +174,16 @@ class ObservabilityMiddleware:
             raise
         finally:
             seconds = time.perf_counter() - started
-            self._record(scope, observation, status, seconds, bytes(refusal))
+            self._record(scope, observation, status, seconds)
 
-    def _record(
-        self, scope: Scope, observation: Observation, status: int, seconds: float, refusal: bytes
-    ) -> None:
+    def _record(self, scope: Scope, observation: Observation, status: int, seconds: float) -> None:
         path = scope["path"] if scope["path"] in _PATHS else "other"
         operation = self._operation(observation)
         if self.metrics is not None:
             label = _label(self.metrics, operation)
             self.metrics.observe(path, label, status, seconds)
             if status == 401:
-                self.metrics.jwt_failures.labels(_refusal_reason(refusal)).inc()
+                self.metrics.jwt_failures.labels(_refusal_reason(scope)).inc()
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         fields = {
             "request_id": scope["state"].get("request_id"),
@@ -226,12 +220,11 @@ def _label(metrics: Metrics, operation: str | None) -> str:
     return metrics.operations.label(operation or None)
 
 
-def _refusal_reason(body: bytes) -> str:
-    try:
-        reason = json.loads(body)["errors"][0]["extensions"]["reason"]
-    except (ValueError, LookupError, TypeError):
-        return "other"
-    return reason if reason in _REASONS else "other"
+def _refusal_reason(scope: Scope) -> str:
+    """Why a 401 was sent, as the error contract noted it when the refusal was written."""
+    outcome = outcome_of(scope)
+    reason = outcome.reason if outcome is not None else None
+    return reason if reason is not None and reason in _REASONS else "other"
 
 
 def install_observability(

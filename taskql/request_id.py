@@ -1,14 +1,26 @@
-"""X-Request-ID: taken from the client when sane, made up otherwise, echoed on every response."""
+"""The edge of every request: its X-Request-ID, and the masked 500 for anything that escapes.
+
+The id is taken from the client when sane, made up otherwise, and echoed on every response.
+An exception that escapes the app anywhere (execution, middleware, routing) is logged here with
+that id and answered with the contract's masked INTERNAL_SERVER_ERROR JSON, never a plain-text
+page (SPEC §3).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract.errors import Code, Refusal, note_outcome
+
+logger = logging.getLogger("taskql.errors")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_INTERNAL_ERROR_CLOSE = 1011  # RFC 6455: the server met a condition it did not expect
 
 
 class RequestIdMiddleware:
@@ -22,10 +34,36 @@ class RequestIdMiddleware:
         supplied = dict(scope.get("headers") or ()).get(b"x-request-id", b"").decode("latin-1")
         request_id = supplied if _SAFE.match(supplied) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            started = started or message["type"] in ("http.response.start", "websocket.accept")
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unexpected error (request_id=%s)", request_id)
+            with contextlib.suppress(Exception):  # the client may be gone; nothing more to do
+                await _answer(scope, send_with_id, request_id, started)
+
+
+async def _answer(scope: Scope, send: Send, request_id: str, started: bool) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": _INTERNAL_ERROR_CLOSE})
+        return
+    if started:
+        return  # the head is out: the server ends the response short, which the client sees
+    refusal = Refusal.of(Code.INTERNAL_SERVER_ERROR, requestId=request_id)
+    note_outcome(scope, [refusal.code.value])
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": refusal.asgi_headers("application/json"),
+        }
+    )
+    await send({"type": "http.response.body", "body": refusal.body})
