@@ -42,6 +42,7 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": pool.timeout})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_unicode_lower)
         return engine
     connect_args: dict[str, Any] = {
         "timeout": pool.connect_timeout,
@@ -99,6 +100,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_unicode_lower(dbapi_connection: Any, _record: Any) -> None:
+    # Search is ILIKE, which SQLAlchemy writes for SQLite as lower(x) LIKE lower(y); SQLite's own
+    # lower() folds ASCII only, so `ärger` would miss `Ärger`. PostgreSQL's ILIKE lowers both
+    # sides too, with its lower(): replacing SQLite's makes the two databases find the same rows.
+    dbapi_connection.create_function("lower", 1, _postgres_lower, deterministic=True)
+
+
+# Where str.lower() is not one code point to one: PostgreSQL (libc) maps İ to a plain i.
+_LOWER_ONE = {"\u0130": "i"}
+
+
+def _postgres_lower(value: object) -> object:
+    """PostgreSQL's lower() with a libc locale: each code point to its simple lowercase.
+
+    That differs from str.lower() in two places only: a final Σ stays σ (no ς), and İ becomes
+    i (not i + U+0307). Both are rare, so the per-character way runs only when they may occur.
+    (Checked against PostgreSQL 15 in C.UTF-8 for every code point; an ICU locale would lower
+    those two as str.lower() does.)
+    """
+    if not isinstance(value, str):
+        return value  # NULL stays NULL; numbers have no case
+    lowered = value.lower()
+    if len(lowered) == len(value) and "ς" not in lowered:
+        return lowered
+    return "".join(_LOWER_ONE.get(char) or char.lower() for char in value)
 
 
 @asynccontextmanager
