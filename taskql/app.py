@@ -118,7 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.graphiql_enabled:
         mount_graphiql_static(app)
     _add_health(app, services)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        body_timeout=settings.http_body_timeout_seconds,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

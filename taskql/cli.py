@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,9 +106,13 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for taskql (`serve` and the benchmark run the same server)."""
+    from taskql.http_protocol import HeadTimeoutProtocol
     from taskql.logs import log_config
 
     return {
+        # uvicorn closes only idle connections, never one whose request head does not come; a
+        # partial (not a class made here) so that `--workers` can pickle it to its processes.
+        "http": partial(HeadTimeoutProtocol, header_timeout=settings.http_header_timeout_seconds),
         "proxy_headers": False,
         # One JSON line per request comes from taskql.observability; uvicorn's would repeat it.
         "access_log": False,

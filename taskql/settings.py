@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     max_request_bytes: int = Field(default=65_536, ge=1024)
     http_keepalive_seconds: int = Field(default=75, ge=1)
+    # Slow or silent clients (taskql.http_protocol, taskql.body_limit): a request's head must
+    # arrive within this long, and its body must never stall for longer than this.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=20, ge=0)
     graphql_max_tokens: int = Field(default=1000, ge=100)
