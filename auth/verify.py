@@ -14,7 +14,7 @@ from jose.exceptions import ExpiredSignatureError, JWSError, JWTClaimsError, JWT
 
 from auth import keys
 from auth.errors import AuthError
-from auth.user import AuthenticatedUser
+from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
@@ -192,10 +192,7 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
     if len(sub) > MAX_SUBJECT_LENGTH or not sub.isprintable():
         # The owner column holds 255 printable characters; Better Auth ids are 32.
         raise AuthError.invalid("bad_claims", "sub is not a usable user id")
-    for claim in ("exp", "iat", "nbf"):
-        # python-jose accepts "123" (it runs int()); RFC 7519 NumericDates are JSON numbers.
-        if claim in claims and not _is_number(claims[claim]):
-            raise AuthError.invalid("bad_claims", f"{claim} must be a number")
+    _check_numeric_dates(claims)
     exp = claims.get("exp")
     if exp is None:
         raise AuthError.invalid("bad_claims", "exp claim missing")
@@ -214,6 +211,19 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
         expires_at=int(exp),
         claims=claims,
     )
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    for claim in ("exp", "iat", "nbf"):
+        if claim not in claims:
+            continue
+        value = claims[claim]
+        # python-jose accepts "123" (it runs int()); RFC 7519 NumericDates are JSON numbers.
+        if not _is_number(value):
+            raise AuthError.invalid("bad_claims", f"{claim} must be a number")
+        # It also accepts 10**400 and 1e308: tokens that never expire, which no issuer means.
+        if not 0 <= value <= LATEST_NUMERIC_DATE:
+            raise AuthError.invalid("bad_claims", f"{claim} is out of range")
 
 
 def _is_number(value: object) -> bool:

@@ -6,29 +6,41 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from typing import Protocol, cast
+from collections.abc import AsyncGenerator, Mapping
+from datetime import timedelta
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncBaseHTTPView, AsyncWebSocketAdapter
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     SubscribeMessage,
 )
 
 from auth.bearer import bearer_token
 from auth.context import Context
 from auth.errors import AuthError
-from auth.user import AuthenticatedUser
-from contract.errors import CloseCode
+from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
+from contract.errors import CloseCode, Code, graphql_error
 
 logger = logging.getLogger("taskql.websocket")
 
 # Browsers cannot set headers on a WebSocket, so the token rides in connection_init's payload.
 _TOKEN_KEYS = ("Authorization", "authorization", "token")
+INVALID_MESSAGE = "Invalid message received"
+# RFC 6455 caps a close frame's reason at 123 bytes; asked for a longer one, the websockets
+# library raises and the connection ends without the code we meant to send.
+_MAX_REASON_BYTES = 123
+# Enough for any subscription document; the schema's own parse applies GRAPHQL_MAX_TOKENS.
+_PRECHECK_MAX_TOKENS = 10_000
 
 
 class CloseConnection(Exception):
@@ -83,6 +95,79 @@ class LiveConnections:
                 del self._by_user[context.user.user_id]
 
 
+class _Message(BaseModel):
+    # Strict: "1" is not 1, and a JSON object is the only payload. Extra fields are the
+    # protocol's to add, so they pass (graphql-ws' own server lets them through too).
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+
+OperationId = Annotated[str, StringConstraints(min_length=1)]
+Payload = dict[str, object] | None
+
+
+class _Handshake(_Message):
+    type: Literal["connection_init", "ping", "pong"]
+    payload: Payload = None
+
+
+class _SubscribePayload(_Message):
+    query: str
+    variables: Payload = None
+    operationName: str | None = None  # the protocol's spelling
+    extensions: Payload = None
+
+
+class _Subscribe(_Message):
+    type: Literal["subscribe"]
+    id: OperationId
+    payload: _SubscribePayload
+
+
+class _Complete(_Message):
+    type: Literal["complete"]
+    id: OperationId
+
+
+# What a client may send under graphql-transport-ws (its PROTOCOL.md, as graphql-ws validates it).
+_CLIENT_MESSAGE: TypeAdapter[Any] = TypeAdapter(
+    Annotated[_Handshake | _Subscribe | _Complete, Field(discriminator="type")]
+)
+
+
+def is_client_message(message: object) -> bool:
+    """Whether `message` (parsed JSON) is a message a graphql-transport-ws client may send."""
+    try:
+        _CLIENT_MESSAGE.validate_python(message)
+    except ValidationError:
+        return False
+    return True
+
+
+class _ClosedOnce(AsyncWebSocketAdapter):
+    """Strawberry's socket, closed as RFC 6455 allows: once, with a reason a close frame holds
+    (Strawberry's may echo an operation id, an operation name or a syntax error of any length),
+    and with nothing sent after it (an operation still running would log a traceback)."""
+
+    def __init__(self, inner: AsyncWebSocketAdapter) -> None:
+        super().__init__(inner.view)
+        self.inner = inner
+        self.closed = False
+
+    def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        return self.inner.iter_json(ignore_parsing_errors=ignore_parsing_errors)
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if not self.closed:
+            await self.inner.send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        encoded = reason.encode()[:_MAX_REASON_BYTES]
+        await self.inner.close(code, encoded.decode(errors="ignore"))
+
+
 class LiveView(Protocol):
     live: LiveConnections
 
@@ -92,11 +177,45 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     _expiry: asyncio.Task[None] | None = None
 
+    def __init__(  # the signature Strawberry's view calls, with keywords
+        self,
+        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
+        websocket: AsyncWebSocketAdapter,
+        context: Context,
+        root_value: None,
+        schema: BaseSchema,
+        connection_init_wait_timeout: timedelta,
+        max_subscriptions_per_connection: int | None = None,
+    ) -> None:
+        super().__init__(
+            view,
+            _ClosedOnce(websocket),
+            context,
+            root_value,
+            schema,
+            connection_init_wait_timeout,
+            max_subscriptions_per_connection,
+        )
+
     @property
     def live(self) -> LiveConnections:
         return cast("LiveView", self.view).live
 
+    async def handle_message(self, message: Message) -> None:
+        """Strawberry's dispatch, behind the protocol's message schema.
+
+        Strawberry assumes a message of the right shape: `[]`, a list as an id or a string as a
+        payload raised inside it, and the connection ended with no close frame (1006, which
+        graphql-ws retries forever) or 1011. The protocol says 4400.
+        """
+        if not is_client_message(message):
+            await self.handle_invalid_message(INVALID_MESSAGE)
+            return
+        await super().handle_message(message)
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if message.get("payload") is None:  # the protocol allows null; Strawberry closes 4400
+            message = {"type": "connection_init"}
         try:
             await super().handle_connection_init(message)
         except CloseConnection as exc:
@@ -107,48 +226,77 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._expiry = asyncio.create_task(self._close_at_expiry(user))
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        refusal = self._refusal(message) if self.connection_acknowledged else None
+        refusal = self._refusal(message)
         if refusal is None:
             await super().handle_subscribe(message)
             return
-        error = GraphQLError(refusal[0], extensions={"code": refusal[1]})
         await self.send_message(
-            {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
         )
 
-    def _refusal(self, message: SubscribeMessage) -> tuple[str, str] | None:
+    def _refusal(self, message: SubscribeMessage) -> GraphQLError | None:
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            return None  # Strawberry closes: 4401 before the ack, 4409 for an id in use
         if len(self.operations) >= self.live.max_subscriptions:
             limit = self.live.max_subscriptions
-            return f"At most {limit} subscriptions per connection.", "TOO_MANY_SUBSCRIPTIONS"
-        if _is_subscription(message):
-            return None
-        # One context lives as long as the socket; queries and mutations belong to HTTP, where
-        # each request gets its own database session.
-        return "Only subscriptions are served over WebSocket; use HTTP.", "BAD_REQUEST"
+            return graphql_error(
+                Code.TOO_MANY_SUBSCRIPTIONS, f"At most {limit} subscriptions per connection."
+            )
+        return _not_one_subscription(message)
 
     async def _close_at_expiry(self, user: AuthenticatedUser) -> None:
         if user.expires_at is None:
             return
-        await asyncio.sleep(max(0.0, user.expires_at - time.time()))
-        for operation_id in list(self.operations):  # nothing more is sent on this token
-            await self.cleanup_operation(operation_id)
-        with contextlib.suppress(RuntimeError):  # the client left first
-            await self.websocket.close(code=CloseCode.TOKEN_EXPIRED, reason="Token expired")
+        try:
+            await asyncio.sleep(_seconds_until(user.expires_at))
+            for operation_id in list(self.operations):  # nothing more is sent on this token
+                await self.cleanup_operation(operation_id)
+            with contextlib.suppress(RuntimeError):  # the client left first
+                await self.websocket.close(code=CloseCode.TOKEN_EXPIRED, reason="Token expired")
+        except Exception as error:  # noqa: BLE001 - logged; shutdown must still find a done task
+            await self.handle_task_exception(error)
 
     async def shutdown(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
-        self.live.release(self.context)
-        await super().shutdown()
+        try:
+            if self._expiry is not None:
+                self._expiry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._expiry
+        finally:
+            # Whatever happened above: a place never given back locks the user out with 4029.
+            self.live.release(self.context)
+            await super().shutdown()
 
 
-def _is_subscription(message: SubscribeMessage) -> bool:
-    """False only for a well-formed query or mutation; strawberry answers broken documents."""
-    payload = message.get("payload") or {}
+def _seconds_until(expires_at: int) -> float:
+    # Clamped as an int first: a float of 10**400 would raise OverflowError. The verifier
+    # refuses such an `exp`; this keeps the timer safe whatever the user object holds.
+    return max(0.0, min(expires_at, LATEST_NUMERIC_DATE) - time.time())
+
+
+def _not_one_subscription(message: SubscribeMessage) -> GraphQLError | None:
+    """Why a well-formed document is not one subscription; None lets Strawberry answer the rest.
+
+    Strawberry's worker task raises on an empty query or an unknown operationName, which the
+    client then sees as INTERNAL_SERVER_ERROR; HTTP answers both with a 400 BAD_REQUEST.
+    """
+    payload = message["payload"]
+    if not payload["query"]:
+        return graphql_error(Code.BAD_REQUEST, "No GraphQL query found in the request")
     try:
-        operation = get_operation_ast(parse(payload["query"]), payload.get("operationName"))
-    except (GraphQLError, KeyError, TypeError):
-        return True
-    return operation is None or operation.operation is OperationType.SUBSCRIPTION
+        # Bounded: unbounded, graphql-core takes half a minute over a 4 MB document.
+        document = parse(payload["query"], max_tokens=_PRECHECK_MAX_TOKENS)
+    except GraphQLError:
+        return None
+    name = payload.get("operationName")
+    operation = get_operation_ast(document, name)
+    if operation is None:
+        reason = CannotGetOperationTypeError(name).as_http_error_reason()
+        return graphql_error(Code.BAD_REQUEST, reason)
+    if operation.operation is OperationType.SUBSCRIPTION:
+        return None
+    # One context lives as long as the socket; queries and mutations belong to HTTP, where
+    # each request gets its own database session.
+    return graphql_error(
+        Code.BAD_REQUEST, "Only subscriptions are served over WebSocket; use HTTP."
+    )
