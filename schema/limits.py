@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    BREAK,
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
-    ValidationContext,
+    InlineFragmentNode,
+    Node,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VisitorAction,
     parse,
     specified_rules,
 )
 from graphql.validation import ASTValidationRule, ValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
@@ -41,10 +47,7 @@ class Limits:
     document_cache_size: int = 256
 
     def extensions(self) -> list[Callable[[], SchemaExtension]]:
-        rules: list[type[ASTValidationRule]] = [
-            coded_limit(depth_validator(self.max_depth, None), "depth"),
-            coded_limit(alias_validator(self.max_aliases), "aliases"),
-        ]
+        rules = [size_limits(self.max_depth, self.max_aliases)]
         cache = DocumentCache(self.document_cache_size, self.max_tokens, rules)
         return [lambda: CheckedDocuments(cache)]
 
@@ -57,33 +60,123 @@ def limit_error(message: str, limit: str, nodes: Any = None) -> GraphQLError:
     return GraphQLError(message, nodes, extensions={"code": LIMIT_CODE, "limit": limit})
 
 
-class _CodingContext:
-    """A validation context whose reported errors carry our code (Strawberry's carry none)."""
+@dataclass(slots=True)
+class _Size:
+    """How deep a definition goes and how many aliases it asks for, fragments included.
 
-    def __init__(self, context: ValidationContext, limit: str) -> None:
-        self._context = context
-        self._limit = limit
+    Counted as Strawberry's QueryDepthLimiter and MaxAliasesLimiter count, which we replaced
+    because they walk a fragment again at every spread: fragments that each spread the one
+    below twice held the event loop for hours in under 1000 tokens. Depth counts fields with a
+    selection set, minus introspection fields and all below them. Aliases count everywhere,
+    once per spread that reaches them, since each is output the client asks for: the count
+    may be 2**300, the work to get it stays linear.
+    """
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
+    depth: int = 0
+    aliases: int = 0
+    deepest: Node | None = None  # where `depth` is reached, for the error's location
+    # Spreads with the depth they sit at; None inside an introspection field.
+    spreads: list[tuple[FragmentSpreadNode, int | None]] = field(default_factory=list)
 
-    def report_error(self, error: GraphQLError) -> None:
-        self._context.report_error(limit_error(error.message, self._limit, error.nodes))
+
+def _own_size(selection_set: SelectionSetNode) -> _Size:
+    """A definition's size without its spreads, walked with a stack: nesting needs no recursion."""
+    size = _Size()
+    stack: list[tuple[SelectionSetNode, int | None]] = [(selection_set, 0)]
+    while stack:
+        selections, depth = stack.pop()
+        for selection in selections.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                size.spreads.append((selection, depth))
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append((selection.selection_set, depth))
+            elif isinstance(selection, FieldNode):
+                if selection.alias:
+                    size.aliases += 1
+                if selection.selection_set is None:
+                    continue
+                inner = depth
+                if depth is not None:  # introspection is exempt: its standard query nests deep
+                    inner = None if selection.name.value.startswith("__") else depth + 1
+                if inner is not None and inner > size.depth:
+                    size.depth, size.deepest = inner, selection
+                stack.append((selection.selection_set, inner))
+    return size
 
 
-def coded_limit(rule: type[ValidationRule], limit: str) -> type[ValidationRule]:
-    """Strawberry's limit rule, reporting BAD_REQUEST errors and never crashing validation."""
+class _FragmentSizes:
+    """Every fragment's size, each measured once, so the work is linear in the document.
 
-    class CodedLimit(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            # Strawberry's depth rule looks fragments up unguarded; a spread of an unknown
-            # fragment is reported by graphql-core's KnownFragmentNames rule anyway.
-            with contextlib.suppress(KeyError):
-                rule(_CodingContext(context, limit))  # type: ignore[arg-type]
+    A spread of an unknown fragment, or one that closes a cycle, adds nothing: graphql-core's
+    KnownFragmentNamesRule and NoFragmentCyclesRule report those.
+    """
 
-    CodedLimit.__name__ = f"{limit.title()}Limit"
-    return CodedLimit
+    def __init__(self, document: DocumentNode) -> None:
+        self.own = {
+            definition.name.value: _own_size(definition.selection_set)
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.sizes: dict[str, _Size] = {}
+        for root in self.own:
+            self._settle(root)
+
+    def _settle(self, root: str) -> None:
+        # Depth first without recursion (fragments may chain further than the stack goes):
+        # a fragment is sized once all it spreads are, or are found to be on the current path.
+        path = [(root, iter(self.own[root].spreads))]
+        on_path = {root}
+        while path:
+            name, spreads = path[-1]
+            for spread, _ in spreads:
+                target = spread.name.value
+                if target in self.own and target not in self.sizes and target not in on_path:
+                    path.append((target, iter(self.own[target].spreads)))
+                    on_path.add(target)
+                    break
+            else:
+                path.pop()
+                on_path.remove(name)
+                self.sizes[name] = self.total(self.own[name])
+
+    def total(self, own: _Size) -> _Size:
+        """A definition's size with its spreads, from the fragments' settled sizes."""
+        size = _Size(own.depth, own.aliases, own.deepest)
+        for spread, depth in own.spreads:
+            fragment = self.sizes.get(spread.name.value)
+            if fragment is None:
+                continue
+            size.aliases += fragment.aliases
+            if depth is not None and depth + fragment.depth > size.depth:
+                size.depth, size.deepest = depth + fragment.depth, spread
+        return size
+
+
+def size_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:
+    """A rule refusing operations deeper than max_depth, and documents whose operations hold
+    more than max_aliases aliases in all (Strawberry's limiter sums the document too)."""
+
+    class SizeLimits(ValidationRule):
+        def enter_document(self, document: DocumentNode, *_: Any) -> VisitorAction:
+            # Measured on entering, before any other rule descends; reported errors past
+            # graphql-core's max_errors then abort validation as an error, not an exception.
+            fragments = _FragmentSizes(document)
+            aliases = 0
+            for operation in document.definitions:
+                if not isinstance(operation, OperationDefinitionNode):
+                    continue
+                size = fragments.total(_own_size(operation.selection_set))
+                aliases += size.aliases
+                if size.depth > max_depth:
+                    name = operation.name.value if operation.name else "anonymous"
+                    message = f"'{name}' exceeds maximum operation depth of {max_depth}"
+                    self.report_error(limit_error(message, "depth", size.deepest))
+            if aliases > max_aliases:
+                message = f"{aliases} aliases found. Allowed: {max_aliases}"
+                self.report_error(limit_error(message, "aliases"))
+            return BREAK  # nothing left to see: the rest of the walk skips this rule
+
+    return SizeLimits
 
 
 @dataclass(slots=True)
