@@ -63,7 +63,9 @@ class TaskChange:
     kind: ChangeKind
     task_id: int
     user_id: str
-    task: TaskState | None = None  # None for DELETED, or when too large to travel (see events_pg)
+    task: TaskState | None = (
+        None  # None for DELETED, or when too large to travel (see taskql.live.postgres)
+    )
 
     @classmethod
     def written(cls, kind: ChangeKind, row: Task) -> TaskChange:

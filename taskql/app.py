@@ -19,15 +19,15 @@ from db.session import Database, PoolOptions
 from resolvers import events
 from resolvers.events import EventBus, EventHub
 from schema import build_schema
-from taskql.body_limit import BodyLimitMiddleware
-from taskql.errors import auth_error_response
-from taskql.events_pg import PostgresEventHub
-from taskql.graphiql import mount_graphiql_static
-from taskql.graphql_http import TaskqlGraphQLRouter
-from taskql.observability import Metrics, OperationRecorder, install_observability
-from taskql.request_id import RequestIdMiddleware
+from taskql.http.body_limit import BodyLimitMiddleware
+from taskql.http.edge import EdgeMiddleware
+from taskql.http.graphiql import mount_graphiql_static
+from taskql.http.graphql import TaskqlGraphQLRouter
+from taskql.http.observability import Metrics, OperationRecorder, install_observability
+from taskql.http.refusals import auth_error_response
+from taskql.live.postgres import PostgresEventHub
+from taskql.live.websocket import LiveConnections
 from taskql.settings import Settings
-from taskql.websocket import LiveConnections
 
 logger = logging.getLogger("taskql")
 
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     metrics = Metrics() if settings.metrics_enabled else None
     install_observability(app, metrics, services.database, services.jwks)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(EdgeMiddleware)
     return app
 
 

@@ -106,7 +106,7 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for taskql (`serve` and the benchmark run the same server)."""
-    from taskql.http_protocol import HeadTimeoutProtocol
+    from taskql.http.protocol import HeadTimeoutProtocol
     from taskql.logs import log_config
 
     return {
@@ -114,7 +114,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # partial (not a class made here) so that `--workers` can pickle it to its processes.
         "http": partial(HeadTimeoutProtocol, header_timeout=settings.http_header_timeout_seconds),
         "proxy_headers": False,
-        # One JSON line per request comes from taskql.observability; uvicorn's would repeat it.
+        # One JSON line per request comes from taskql.http.observability; uvicorn's would repeat it.
         "access_log": False,
         "log_config": log_config(settings.log_level, settings.log_format),
         "ws_max_size": settings.max_request_bytes,

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     max_request_bytes: int = Field(default=65_536, ge=1024)
     http_keepalive_seconds: int = Field(default=75, ge=1)
-    # Slow or silent clients (taskql.http_protocol, taskql.body_limit): a request's head must
+    # Slow or silent clients (taskql.http.protocol, taskql.http.body_limit): a request's head must
     # arrive within this long, and its body must never stall for longer than this.
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)

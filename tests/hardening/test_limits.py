@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from schema import limits
-from taskql.body_limit import DRAIN_MAX_BYTES
+from taskql.http.body_limit import DRAIN_MAX_BYTES
 from tests.conftest import hs256_token
 from tests.graphql import codes, gql
 from tests.hardening.conftest import ClientFactory

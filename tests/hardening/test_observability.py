@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from taskql.http.observability import MAX_OPERATION_LABELS
 from taskql.logs import JsonFormatter
-from taskql.observability import MAX_OPERATION_LABELS
 from tests.conftest import TEST_SECRET, hs256_token
 from tests.graphql import gql
 from tests.hardening.conftest import ClientFactory

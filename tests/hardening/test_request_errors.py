@@ -182,7 +182,7 @@ async def test_a_mutation_whose_fields_are_all_your_own_still_runs_every_field(
 async def test_an_unexpected_exception_outside_execution_is_the_masked_json_500(
     make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from taskql import graphql_http
+    from taskql.http import graphql as graphql_http
 
     def broken(_: str | None) -> str:
         raise RuntimeError("secret detail")

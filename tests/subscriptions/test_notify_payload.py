@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from resolvers.events import ChangeKind, TaskChange, TaskState
-from taskql import events_pg
-from taskql.events_pg import MAX_PAYLOAD_BYTES, decode, encode
+from taskql.live import postgres as events_pg
+from taskql.live.postgres import MAX_PAYLOAD_BYTES, decode, encode
 from tests.conftest import hs256_token
 from tests.subscriptions.conftest import Start
 from tests.subscriptions.live import Tasks, subscribed

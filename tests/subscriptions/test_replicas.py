@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from db.session import create_engine
-from taskql.events_pg import PostgresEventHub
+from taskql.live.postgres import PostgresEventHub
 from tests.conftest import TEST_SECRET, hs256_token
 from tests.subscriptions.conftest import Start
 from tests.subscriptions.live import Tasks, WSClient, subscribed, ws_client

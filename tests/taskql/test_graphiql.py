@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
 
 from taskql.app import create_app
-from taskql.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
+from taskql.http.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
 from taskql.settings import Settings
 from tests.conftest import hs256_token, make_settings
 from tests.local import CHROMIUM, CHROMIUM_ARGS

@@ -26,10 +26,10 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.context import Context
 from contract.errors import Code, Refusal, graphql_status, note_outcome
-from taskql.errors import refusal_response
-from taskql.graphiql import graphiql_response
-from taskql.media import GRAPHQL_RESPONSE, JSON, negotiate
-from taskql.websocket import LiveConnections, TaskqlTransportWSHandler
+from taskql.http.graphiql import graphiql_response
+from taskql.http.media import GRAPHQL_RESPONSE, JSON, negotiate
+from taskql.http.refusals import refusal_response
+from taskql.live.websocket import LiveConnections, TaskqlTransportWSHandler
 
 SUBSCRIPTIONS_OVER_HTTP = "Subscriptions are served over WebSocket (graphql-transport-ws) only."
 CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before its answer

@@ -23,7 +23,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _INTERNAL_ERROR_CLOSE = 1011  # RFC 6455: the server met a condition it did not expect
 
 
-class RequestIdMiddleware:
+class EdgeMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from auth.errors import AuthError
 from contract.errors import Code, Refusal, note_outcome
-from taskql.media import JSON, negotiate
+from taskql.http.media import JSON, negotiate
 
 
 def refusal_response(request: Request, refusal: Refusal, media_type: str | None = None) -> Response:

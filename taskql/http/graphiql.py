@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
+STATIC_DIR = Path(__file__).parents[1] / "static" / "graphiql"
 MANIFEST = STATIC_DIR / "VERSIONS.json"
 GRAPHQL_PATH = "/graphql"
 STATIC_PATH = "/graphql/static"

@@ -9,7 +9,7 @@ import contextlib
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract.errors import Code, Refusal, note_outcome
-from taskql.media import JSON
+from taskql.http.media import JSON
 
 # Reading what is left of a refused body lets the client finish writing and read the 413. A
 # socket closed with bytes unread is reset; the client's next write fails, and an asyncio client
@@ -69,7 +69,7 @@ class BodyLimitMiddleware:
     """Trusts a Content-Length over the limit to refuse at once, and counts chunked bodies.
 
     `body_timeout` is the longest the body may pause while the app waits for it (None: no
-    limit); the wait for a request's head is the server's (taskql.http_protocol).
+    limit); the wait for a request's head is the server's (taskql.http.protocol).
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, body_timeout: float | None = None) -> None:

@@ -10,7 +10,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from contract.errors import Code, Refusal
-from taskql.media import JSON
+from taskql.http.media import JSON
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):

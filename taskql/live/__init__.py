@@ -1,0 +1,1 @@
+"""Live updates: graphql-transport-ws sockets and the PostgreSQL event transport."""
