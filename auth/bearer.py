@@ -14,12 +14,12 @@ BAD_HEADER = "Invalid authorization header format. Expected: Bearer <token>"
 _MAX_SCHEME_ECHO = 20
 
 
-def only_header(values: Sequence[str]) -> str | None:
-    """The one Authorization header of a request; two are refused, not picked from: a proxy on
-    the way may have read the other one."""
-    if len(values) > 1:
+def authorization_token(headers: Sequence[str]) -> str | None:
+    """The bearer token of a request's Authorization headers: None without one; two are
+    refused, not picked from (a proxy on the way may have read the other one)."""
+    if len(headers) > 1:
         raise AuthError("bad_header", BAD_HEADER)
-    return values[0] if values else None
+    return bearer_token(headers[0]) if headers else None
 
 
 def bearer_token(header: str | None) -> str | None:

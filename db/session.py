@@ -163,16 +163,13 @@ class Database:
         self.url = url
         self.pool = pool or PoolOptions()
         self.engine = create_engine(url, self.pool)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._attempts: set[asyncio.Task[None]] = set()
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        """The one way to a session: closed when the block (or the request) ends."""
+        async with self._sessions() as session:
             yield session
 
     async def ping(self) -> None:

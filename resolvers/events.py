@@ -7,55 +7,16 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import NamedTuple
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Task
-
-# Every session of a database carries that database's hub (SQLAlchemy's `Session.info`), so the
-# write path needs no extra argument and a session without one (a script, a test) publishes nothing.
-_HUB_KEY = "taskql.events"
+from db.models import TaskState
 
 
 class ChangeKind(enum.Enum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
     DELETED = "DELETED"
-
-
-class TaskState(NamedTuple):
-    """A task's columns as committed, in the table's order: what an event shows (immune to
-    later writes) and what a page of tasks lists.
-
-    A page makes one from each result row by position: reading a Row's attributes by name
-    costs about ten times as much, and a page reads 140 of them.
-    """
-
-    id: int
-    user_id: str
-    title: str
-    description: str | None
-    completed: bool
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: Task) -> TaskState:
-        return cls(
-            row.id,
-            row.user_id,
-            row.title,
-            row.description,
-            row.completed,
-            row.created_at,
-            row.updated_at,
-        )
-
-
-if TaskState._fields != tuple(column.key for column in Task.__table__.c):
-    raise RuntimeError("TaskState must list the tasks table's columns in the table's order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +29,8 @@ class TaskChange:
     )
 
     @classmethod
-    def written(cls, kind: ChangeKind, row: Task) -> TaskChange:
-        return cls(kind, row.id, row.user_id, TaskState.of(row))
+    def written(cls, kind: ChangeKind, state: TaskState) -> TaskChange:
+        return cls(kind, state.id, state.user_id, state)
 
     @classmethod
     def deleted(cls, task_id: int, user_id: str) -> TaskChange:
@@ -159,18 +120,9 @@ class EventHub:
         self.bus.deliver(change)
 
 
-def attach(sessions: async_sessionmaker[AsyncSession], hub: EventHub) -> None:
-    sessions.configure(info={_HUB_KEY: hub})
-
-
-def hub_for(session: AsyncSession) -> EventHub | None:
-    hub = session.info.get(_HUB_KEY)
-    return hub if isinstance(hub, EventHub) else None
-
-
-async def commit(session: AsyncSession, change: TaskChange) -> None:
-    """Commit a write and publish its change: after the commit, never for a rollback."""
-    hub = hub_for(session)
+async def commit(session: AsyncSession, hub: EventHub | None, change: TaskChange) -> None:
+    """Commit a write and publish its change through `hub`: after the commit, never for a
+    rollback. Without a hub (a script, a test) the write is committed and nothing is told."""
     if hub is not None:
         await hub.stage(session, change)
     await session.commit()

@@ -13,13 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, String, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from db.models import TITLE_MAX, Task, UTCDateTime
+from db.models import MAX_TASK_ID, TITLE_MAX, Task, UTCDateTime
 from resolvers.errors import BadUserInput
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
-# tasks.id is an INTEGER column: int4 on PostgreSQL (db/migrations 0001), so no row lies beyond.
-MAX_TASK_ID = 2**31 - 1
 
 
 class Order(Enum):

@@ -22,17 +22,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.models import DESCRIPTION_MAX, TITLE_MAX, Task, utcnow
+from db.models import (
+    DESCRIPTION_MAX,
+    MAX_TASK_ID,
+    TASK_COLUMNS,
+    TITLE_MAX,
+    Task,
+    TaskState,
+    utcnow,
+)
 from db.session import read_connection
 from resolvers import events
 from resolvers.errors import BadUserInput, NotFound
-from resolvers.events import ChangeKind, TaskChange, TaskState
+from resolvers.events import ChangeKind, EventHub, TaskChange
 from resolvers.pagination import Order, after_cursor, check_page_size, encode_cursor, order_by
 
-_MAX_DB_ID = 2**31 - 1
 _MAX_SEARCH = 200
-_COLUMNS = tuple(Task.__table__.c)
+_COLUMNS = TASK_COLUMNS
 _TOTAL = "taskql_total"
+Readable = AsyncSession | AsyncEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,7 @@ def parse_task_id(raw: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise BadUserInput("id", "must be a task id (a positive integer)")
     task_id = int(text)
-    if not 1 <= task_id <= _MAX_DB_ID:
+    if not 1 <= task_id <= MAX_TASK_ID:
         raise NotFound()
     return task_id
 
@@ -105,7 +113,7 @@ def _plain_page_statements(order: Order, completed: bool | None) -> tuple[Select
 
 
 async def list_tasks(
-    session: AsyncSession | AsyncEngine,
+    source: Readable,
     user_id: str,
     *,
     completed: bool | None,
@@ -137,7 +145,7 @@ async def list_tasks(
     # The total rides along with the page, so a page costs one round trip; only an empty page
     # asks for the total separately.
     params = {"owner": user_id, "page_limit": first + 1}
-    async with read_connection(session) as connection:
+    async with read_connection(source) as connection:
         rows = (await connection.execute(page_query, params)).all()
         total = rows[0][-1] if rows else await connection.scalar(total_query, params)
     items = [TaskState._make(row[: len(_COLUMNS)]) for row in rows[:first]]
@@ -149,16 +157,22 @@ async def list_tasks(
     )
 
 
-async def get_task(session: AsyncSession, user_id: str, task_id: int) -> Task:
-    task = await session.scalar(select(Task).where(_owned(user_id, task_id)))
-    if task is None:
+async def get_task(source: Readable, user_id: str, task_id: int) -> TaskState:
+    async with read_connection(source) as connection:
+        row = (await connection.execute(_GET, {"owner": user_id, "task_id": task_id})).first()
+    if row is None:
         raise NotFound()
-    return task
+    return TaskState._make(row)
+
+
+_GET = select(*_COLUMNS).where(
+    Task.user_id == bindparam("owner"), Task.id == bindparam("task_id", type_=Integer())
+)
 
 
 async def create_task(
-    session: AsyncSession, user_id: str, title: str, description: str | None
-) -> Task:
+    session: AsyncSession, hub: EventHub | None, user_id: str, title: str, description: str | None
+) -> TaskState:
     now = utcnow()
     values = {
         "user_id": user_id,
@@ -168,14 +182,19 @@ async def create_task(
         "created_at": now,
         "updated_at": now,
     }
-    task = (await session.scalars(insert(Task).values(**values).returning(Task))).one()
-    await events.commit(session, TaskChange.written(ChangeKind.CREATED, task))
+    row = (await session.execute(insert(Task).values(**values).returning(*_COLUMNS))).one()
+    task = TaskState._make(row)
+    await events.commit(session, hub, TaskChange.written(ChangeKind.CREATED, task))
     return task
 
 
 async def update_task(
-    session: AsyncSession, user_id: str, task_id: int, changes: Mapping[str, Any]
-) -> Task:
+    session: AsyncSession,
+    hub: EventHub | None,
+    user_id: str,
+    task_id: int,
+    changes: Mapping[str, Any],
+) -> TaskState:
     """PATCH semantics: only the keys present in `changes` are written."""
     values: dict[str, Any] = {}
     if "title" in changes:
@@ -189,38 +208,42 @@ async def update_task(
             raise BadUserInput("completed", "cannot be null")
         values["completed"] = bool(changes["completed"])
     values["updated_at"] = utcnow()
-    statement = update(Task).where(_owned(user_id, task_id)).values(**values).returning(Task)
-    return await _write_one(session, statement)
+    statement = update(Task).where(_owned(user_id, task_id)).values(**values)
+    return await _write_one(session, hub, statement)
 
 
-async def toggle_task(session: AsyncSession, user_id: str, task_id: int) -> Task:
+async def toggle_task(
+    session: AsyncSession, hub: EventHub | None, user_id: str, task_id: int
+) -> TaskState:
     statement = (
         update(Task)
         .where(_owned(user_id, task_id))
         .values(completed=not_(Task.completed), updated_at=utcnow())
-        .returning(Task)
     )
-    return await _write_one(session, statement)
+    return await _write_one(session, hub, statement)
 
 
-async def delete_task(session: AsyncSession, user_id: str, task_id: int) -> int:
+async def delete_task(
+    session: AsyncSession, hub: EventHub | None, user_id: str, task_id: int
+) -> int:
     deleted = await session.scalar(delete(Task).where(_owned(user_id, task_id)).returning(Task.id))
     if deleted is None:
         await session.rollback()
         raise NotFound()
-    await events.commit(session, TaskChange.deleted(int(deleted), user_id))
+    await events.commit(session, hub, TaskChange.deleted(int(deleted), user_id))
     return int(deleted)
 
 
-async def _write_one(session: AsyncSession, statement: Any) -> Task:
-    """An UPDATE ... RETURNING of one owned row, committed and published as UPDATED."""
-    task: Task | None = (
-        await session.scalars(
-            statement, execution_options={"synchronize_session": False, "populate_existing": True}
-        )
-    ).one_or_none()
-    if task is None:
+async def _write_one(session: AsyncSession, hub: EventHub | None, statement: Any) -> TaskState:
+    """An UPDATE of one owned row, returning its columns, committed and published as UPDATED."""
+    # Nothing of the session's identity map is read back, so there is nothing to synchronise.
+    result = await session.execute(
+        statement.returning(*_COLUMNS), execution_options={"synchronize_session": False}
+    )
+    row = result.one_or_none()
+    if row is None:
         await session.rollback()
         raise NotFound()
-    await events.commit(session, TaskChange.written(ChangeKind.UPDATED, task))
+    task = TaskState._make(row)
+    await events.commit(session, hub, TaskChange.written(ChangeKind.UPDATED, task))
     return task

@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from auth.context import Context
 from auth.permissions import IsOwner
 from resolvers import tasks as store
 from resolvers.pagination import DEFAULT_PAGE, Order
+from schema.context import Context
 from schema.inputs import CreateTaskInput, TaskFilter, UpdateTaskInput
 from schema.types import Task, TaskConnection, Viewer
 
@@ -36,7 +36,7 @@ class Query:
         first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> TaskConnection:
-        async with info.context.reader() as db:
+        async with info.context.reading() as db:
             page = await store.list_tasks(
                 db,
                 _viewer_id(info),
@@ -55,7 +55,7 @@ class Query:
     async def task(
         self, info: ContextInfo, user_id: strawberry.ID, id: strawberry.ID
     ) -> Task | None:  # noqa: A002
-        async with info.context.session() as db:
+        async with info.context.reading() as db:
             row = await store.get_task(db, _viewer_id(info), store.parse_task_id(id))
         return Task.from_row(row)
 
@@ -69,8 +69,11 @@ class Mutation:
         user_id: strawberry.ID,
         input: CreateTaskInput,  # noqa: A002
     ) -> Task:
-        async with info.context.session() as db:
-            row = await store.create_task(db, _viewer_id(info), input.title, input.description)
+        context = info.context
+        async with context.writing() as db:
+            row = await store.create_task(
+                db, context.events, _viewer_id(info), input.title, input.description
+            )
         return Task.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsOwner], description="Partial update (PATCH).")
@@ -81,9 +84,10 @@ class Mutation:
         id: strawberry.ID,  # noqa: A002
         input: UpdateTaskInput,  # noqa: A002
     ) -> Task:
-        async with info.context.session() as db:
+        context = info.context
+        async with context.writing() as db:
             row = await store.update_task(
-                db, _viewer_id(info), store.parse_task_id(id), input.changes()
+                db, context.events, _viewer_id(info), store.parse_task_id(id), input.changes()
             )
         return Task.from_row(row)
 
@@ -94,8 +98,11 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,  # noqa: A002
     ) -> strawberry.ID:
-        async with info.context.session() as db:
-            deleted = await store.delete_task(db, _viewer_id(info), store.parse_task_id(id))
+        context = info.context
+        async with context.writing() as db:
+            deleted = await store.delete_task(
+                db, context.events, _viewer_id(info), store.parse_task_id(id)
+            )
         return strawberry.ID(str(deleted))
 
     @strawberry.mutation(permission_classes=[IsOwner])
@@ -105,6 +112,9 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,  # noqa: A002
     ) -> Task:
-        async with info.context.session() as db:
-            row = await store.toggle_task(db, _viewer_id(info), store.parse_task_id(id))
+        context = info.context
+        async with context.writing() as db:
+            row = await store.toggle_task(
+                db, context.events, _viewer_id(info), store.parse_task_id(id)
+            )
         return Task.from_row(row)

@@ -9,13 +9,13 @@ import strawberry
 from starlette.websockets import WebSocket
 from strawberry.types import Info
 
-from auth.context import Context
 from auth.permissions import IsOwner
 from contract.errors import CloseCode
-from resolvers import events
+from db.models import TaskState
 from resolvers import tasks as store
 from resolvers.errors import NotFound
-from resolvers.events import ChangeKind, SlowConsumer, TaskChange, TaskState
+from resolvers.events import ChangeKind, SlowConsumer, TaskChange
+from schema.context import Context
 from schema.types import Task, TaskEvent
 
 ContextInfo = Info[Context, None]
@@ -31,10 +31,7 @@ class Subscription:
         self, info: ContextInfo, user_id: strawberry.ID
     ) -> AsyncGenerator[TaskEvent, None]:
         owner = info.context.viewer.user_id
-        hub = events.hub_for(info.context.db)
-        if hub is None:
-            raise RuntimeError("the database has no event hub attached")
-        with hub.bus.subscribe(owner) as feed:
+        with info.context.events.bus.subscribe(owner) as feed:
             try:
                 async for change in feed:
                     if change.user_id == owner:  # the bus routes by owner; this keeps it so
@@ -56,12 +53,11 @@ async def _event(info: ContextInfo, owner: str, change: TaskChange) -> TaskEvent
 
 async def _load(info: ContextInfo, owner: str, task_id: int) -> TaskState | None:
     """The row now, owner-scoped: for changes that travelled without it. Gone since: None."""
-    # A session per load: the connection's context lives for hours, a pooled connection must not.
-    async with info.context.database.session() as session:
-        try:
-            return TaskState.of(await store.get_task(session, owner, task_id))
-        except NotFound:
-            return None
+    # Through the engine: the socket's context lives for hours, a pooled connection must not.
+    try:
+        return await store.get_task(info.context.database.engine, owner, task_id)
+    except NotFound:
+        return None
 
 
 async def _hang_up(info: ContextInfo, code: CloseCode, reason: str) -> None:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from db.models import Task as TaskRow
-from resolvers.events import ChangeKind, TaskState
+from db.models import TaskState
+from resolvers.events import ChangeKind
 from resolvers.pagination import Order
 from resolvers.tasks import Page
 
@@ -34,7 +34,7 @@ class Task:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: TaskRow | TaskState) -> Task:
+    def from_row(cls, row: TaskState) -> Task:
         return cls(
             id=strawberry.ID(str(row.id)),
             user_id=strawberry.ID(row.user_id),

@@ -11,14 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from auth.context import context_loader
 from auth.errors import AuthError
 from auth.jwks import JWKSClient
 from auth.verify import TokenVerifier
 from db.session import Database, PoolOptions
-from resolvers import events
 from resolvers.events import EventBus, EventHub
 from schema import build_schema
+from schema.context import context_loader
 from taskql.http.body_limit import BodyLimitMiddleware
 from taskql.http.edge import EdgeMiddleware
 from taskql.http.graphiql import mount_graphiql_static
@@ -75,7 +74,6 @@ def _event_hub(settings: Settings, database: Database) -> EventHub:
             settings.database_url, bus, connect_timeout=settings.db_connect_timeout_seconds
         )
     )
-    events.attach(database.sessions, hub)
     return hub
 
 
@@ -102,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = TaskqlGraphQLRouter(
         build_schema(settings.graphql_limits(), [OperationRecorder]),
         path="/graphql",
-        context_getter=context_loader(services.database, services.verifier),
+        context_getter=context_loader(services.database, services.verifier, services.events),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allowed_origins=settings.cors_origins,
         graphiql_development=settings.taskql_env == "development",

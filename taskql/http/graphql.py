@@ -24,8 +24,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from auth.context import Context
 from contract.errors import Code, Refusal, graphql_status, note_outcome
+from schema.context import Context
 from taskql.http.graphiql import graphiql_response
 from taskql.http.media import GRAPHQL_RESPONSE, JSON, negotiate
 from taskql.http.refusals import refusal_response

@@ -14,7 +14,8 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers.events import ChangeKind, EventBus, EventHub, TaskChange, TaskState
+from db.models import TaskState
+from resolvers.events import ChangeKind, EventBus, EventHub, TaskChange
 
 logger = logging.getLogger("taskql.events")
 

@@ -26,10 +26,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from auth.bearer import bearer_token
-from auth.context import Context
 from auth.errors import AuthError
 from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 from contract.errors import CloseCode, Code, graphql_error
+from schema.context import Context
 
 logger = logging.getLogger("taskql.websocket")
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from resolvers.events import ChangeKind, TaskChange, TaskState
+from db.models import TaskState
+from resolvers.events import ChangeKind, TaskChange
 from taskql.live import postgres as events_pg
 from taskql.live.postgres import MAX_PAYLOAD_BYTES, decode, encode
 from tests.conftest import hs256_token
