@@ -151,7 +151,7 @@ def _prepared_key(key: str | Mapping[str, Any], alg: str) -> Key:
     """The python-jose key object; a JWKS entry that cannot be loaded verifies nothing."""
     try:
         return jwk.construct(dict(key) if isinstance(key, Mapping) else key, alg)
-    except Exception as exc:  # noqa: BLE001 - jose and cryptography raise many types here
+    except Exception as exc:  # jose and cryptography raise many types here
         # A garbage JWKS entry must answer 401, never 500; its material is not worth a log.
         raise AuthError.invalid("unknown_key", "signing key is not usable") from exc
 

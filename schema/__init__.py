@@ -19,7 +19,7 @@ from schema.subscription import Subscription
 
 
 class TaskqlSchema(Schema):
-    async def execute(  # noqa: PLR0913
+    async def execute(
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError, OperationDefinitionNode
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import SchemaExtension
 
 from contract.errors import Code, message_of
 
@@ -26,12 +26,16 @@ def _is_unavailable(error: BaseException | None) -> bool:
     )
 
 
-class ErrorCodes(MaskErrors):
-    """Keeps coded errors, names request errors, masks the rest (SPEC §3)."""
+class ErrorCodes(SchemaExtension):
+    """Keeps coded errors, names request errors, masks the rest (SPEC §3).
+
+    Through SchemaExtension's public hooks only: a result's errors once the operation is done,
+    and each streamed result (a subscription's events) as it goes out.
+    """
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda _: False)
         self._phase = "parse"
+        self._streamed = False
 
     def on_validate(self) -> Iterator[None]:
         self._phase = "validate"
@@ -48,15 +52,21 @@ class ErrorCodes(MaskErrors):
         self._phase = "execute"
         yield
 
-    def _process_result(self, result: object) -> None:
-        # MaskErrors asks isinstance() of a runtime-checkable Protocol, which costs more than
-        # the rest of this extension; that check only looks for the attribute, as this does.
+    def on_operation(self) -> Iterator[None]:
+        self._streamed = False
+        yield
+        if not self._streamed:  # a stream's results were coded one by one
+            self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        self._streamed = True
+        self._code(result)
+        yield
+
+    def _code(self, result: object) -> None:
         errors = getattr(result, "errors", None)
         if errors:
-            setattr(result, "errors", self._process_errors(errors))  # noqa: B010 - result is typed `object`
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._coded(error) for error in errors]
+            setattr(result, "errors", [self._coded(e) for e in errors])  # noqa: B010 - typed `object`
 
     def _coded(self, error: GraphQLError) -> GraphQLError:
         if error.extensions and "code" in error.extensions:

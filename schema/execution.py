@@ -81,7 +81,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     results[response_name] = coerced
                 else:
                     return results
-            except Exception:  # noqa: BLE001, S110 - the general path reports it properly
+            except Exception:  # noqa: S110 - the general path reports it properly
                 pass
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
@@ -168,7 +168,7 @@ def _plain_value(plain: _PlainField, source: Any, is_awaitable: Callable[[Any], 
         if isinstance(value, Exception) or is_awaitable(value):
             return _GENERAL
         coerced = leaf.coerce_output_value(value)
-    except Exception:  # noqa: BLE001 - the general path reports it properly
+    except Exception:  # the general path reports it properly
         return _GENERAL
     return _GENERAL if coerced is Undefined or coerced is None else coerced
 

@@ -31,7 +31,7 @@ class Query:
         self,
         info: ContextInfo,
         user_id: strawberry.ID,
-        filter: TaskFilter | None = None,  # noqa: A002 - the contract's argument name
+        filter: TaskFilter | None = None,  # the contract's argument name
         order_by: Order | None = Order.CREATED_AT_DESC,
         first: int | None = DEFAULT_PAGE,
         after: str | None = None,
@@ -54,7 +54,7 @@ class Query:
     )
     async def task(
         self, info: ContextInfo, user_id: strawberry.ID, id: strawberry.ID
-    ) -> Task | None:  # noqa: A002
+    ) -> Task | None:
         async with info.context.reading() as db:
             row = await store.get_task(db, _viewer_id(info), store.parse_task_id(id))
         return Task.from_row(row)
@@ -67,7 +67,7 @@ class Mutation:
         self,
         info: ContextInfo,
         user_id: strawberry.ID,
-        input: CreateTaskInput,  # noqa: A002
+        input: CreateTaskInput,
     ) -> Task:
         context = info.context
         async with context.writing() as db:
@@ -81,8 +81,8 @@ class Mutation:
         self,
         info: ContextInfo,
         user_id: strawberry.ID,
-        id: strawberry.ID,  # noqa: A002
-        input: UpdateTaskInput,  # noqa: A002
+        id: strawberry.ID,
+        input: UpdateTaskInput,
     ) -> Task:
         context = info.context
         async with context.writing() as db:
@@ -96,7 +96,7 @@ class Mutation:
         self,
         info: ContextInfo,
         user_id: strawberry.ID,
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> strawberry.ID:
         context = info.context
         async with context.writing() as db:
@@ -110,7 +110,7 @@ class Mutation:
         self,
         info: ContextInfo,
         user_id: strawberry.ID,
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> Task:
         context = info.context
         async with context.writing() as db:

@@ -147,7 +147,7 @@ def _add_health(app: FastAPI, services: Services) -> None:
         try:
             await services.database.ping()
             checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:  # any failure means not ready
             logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
             checks["database"] = "unavailable"
         if services.jwks is not None:

@@ -142,7 +142,7 @@ class PostgresEventHub(EventHub):
                 await self._listen_once()
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.warning("events: listener connection failed (%s)", type(exc).__name__)
-            except Exception:  # noqa: BLE001 - the listener must outlive any one failure
+            except Exception:  # the listener must outlive any one failure
                 logger.exception("events: listener failed unexpectedly")
             finally:
                 self._tried.set()

@@ -253,7 +253,7 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self.cleanup_operation(operation_id)
             with contextlib.suppress(RuntimeError):  # the client left first
                 await self.websocket.close(code=CloseCode.TOKEN_EXPIRED, reason="Token expired")
-        except Exception as error:  # noqa: BLE001 - logged; shutdown must still find a done task
+        except Exception as error:  # logged; shutdown must still find a done task
             await self.handle_task_exception(error)
 
     async def shutdown(self) -> None:
