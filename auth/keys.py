@@ -185,6 +185,3 @@ def register() -> None:
     for alg in PSS_ALGORITHMS:
         if jwk.get_key(alg) is not RSAPSSKey:
             jwk.register_key(alg, RSAPSSKey)
-
-
-register()

@@ -7,10 +7,10 @@ from strawberry.types import Info
 
 from auth.permissions import IsOwner
 from resolvers import tasks as store
-from resolvers.pagination import DEFAULT_PAGE, Order
+from resolvers.pagination import DEFAULT_PAGE
 from schema.context import Context
 from schema.inputs import CreateTaskInput, TaskFilter, UpdateTaskInput
-from schema.types import Task, TaskConnection, Viewer
+from schema.types import Task, TaskConnection, TaskOrder, Viewer
 
 ContextInfo = Info[Context, None]
 
@@ -32,7 +32,7 @@ class Query:
         info: ContextInfo,
         user_id: strawberry.ID,
         filter: TaskFilter | None = None,  # the contract's argument name
-        order_by: Order | None = Order.CREATED_AT_DESC,
+        order_by: TaskOrder | None = TaskOrder.CREATED_AT_DESC,
         first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> TaskConnection:
@@ -42,7 +42,7 @@ class Query:
                 _viewer_id(info),
                 completed=filter.completed if filter else None,
                 search=filter.search if filter else None,
-                order=order_by or Order.CREATED_AT_DESC,
+                order=(order_by or TaskOrder.CREATED_AT_DESC).order(),
                 first=DEFAULT_PAGE if first is None else first,
                 after=after,
             )

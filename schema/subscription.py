@@ -16,7 +16,7 @@ from resolvers import tasks as store
 from resolvers.errors import NotFound
 from resolvers.events import ChangeKind, SlowConsumer, TaskChange
 from schema.context import Context
-from schema.types import Task, TaskEvent
+from schema.types import Task, TaskEvent, TaskEventType
 
 ContextInfo = Info[Context, None]
 
@@ -45,7 +45,7 @@ async def _event(info: ContextInfo, owner: str, change: TaskChange) -> TaskEvent
     if state is None and change.kind is not ChangeKind.DELETED:
         state = await _load(info, owner, change.task_id)
     return TaskEvent(
-        type=change.kind,
+        type=TaskEventType(change.kind.value),
         task_id=strawberry.ID(str(change.task_id)),
         task=Task.from_row(state) if state is not None and state.user_id == owner else None,
     )

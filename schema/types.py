@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
@@ -11,9 +12,30 @@ from resolvers.events import ChangeKind
 from resolvers.pagination import Order
 from resolvers.tasks import Page
 
-# Registers the resolvers' enums with GraphQL under the contract's names.
-strawberry.enum(Order, name="TaskOrder", description="How `tasks` is sorted.")
-strawberry.enum(ChangeKind, name="TaskEventType", description="What happened to the task.")
+
+# The GraphQL twins of the resolvers' enums (strawberry.enum marks the class it is given, so the
+# resolvers' own are left alone); same members, same values, checked below.
+@strawberry.enum(description="How `tasks` is sorted.")
+class TaskOrder(Enum):
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    TITLE_ASC = "TITLE_ASC"
+
+    def order(self) -> Order:
+        return Order(self.value)
+
+
+@strawberry.enum(description="What happened to the task.")
+class TaskEventType(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+for _twin, _domain in ((TaskOrder, Order), (TaskEventType, ChangeKind)):
+    if [(m.name, m.value) for m in _twin] != [(m.name, m.value) for m in _domain]:
+        raise RuntimeError(f"{_twin.__name__} must have {_domain.__name__}'s members")
 
 
 @strawberry.type(description="Who the token says you are.")
@@ -69,7 +91,7 @@ class TaskConnection:
 
 @strawberry.type(description="A committed change to one of your tasks.")
 class TaskEvent:
-    type: ChangeKind
+    type: TaskEventType
     task_id: strawberry.ID
     task: Task | None = strawberry.field(
         description="The task as this change left it; null for DELETED."

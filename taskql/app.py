@@ -49,7 +49,7 @@ def build_services(settings: Settings) -> Services:
         statement_timeout=settings.db_statement_timeout_seconds,
         ping_after_idle=settings.db_ping_after_idle_seconds,
     )
-    config = settings.auth_config()
+    config = settings.auth_config
     jwks = (
         JWKSClient(
             config.jwks_url,

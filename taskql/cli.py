@@ -169,7 +169,7 @@ def token(sub: str, email: str | None, name: str | None, ttl: str) -> None:
     now = int(time.time())
     claims: dict[str, object] = {"sub": sub, "iat": now}
     claims["exp"] = now + int(match.group(1)) * _UNITS[match.group(2)]
-    config = settings.auth_config()
+    config = settings.auth_config
     if config.issuer:
         claims["iss"] = config.issuer
     if config.audience:

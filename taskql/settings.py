@@ -131,7 +131,7 @@ class Settings(BaseSettings):
                 "TASKQL_ENV=production needs BETTER_AUTH_URL (JWKS mode) or BETTER_AUTH_SECRET"
             )
         if self.jwt_algorithms and self.auth_configured:
-            self.auth_config()  # raises when the allow-list leaves no usable source
+            _ = self.auth_config  # raises when the allow-list leaves no usable source
         return self
 
     @property
@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @cached_property
-    def _auth_config(self) -> AuthConfig:
+    def auth_config(self) -> AuthConfig:
         secret = self.better_auth_secret.get_secret_value() if self.better_auth_secret else None
         return AuthConfig.build(
             secret=secret,
@@ -166,9 +166,6 @@ class Settings(BaseSettings):
             algorithms=tuple(self.jwt_algorithms),
             leeway=self.jwt_leeway_seconds,
         )
-
-    def auth_config(self) -> AuthConfig:
-        return self._auth_config
 
     def graphql_limits(self) -> Limits:
         from schema.limits import Limits

@@ -34,7 +34,7 @@ def dev_token(settings: Settings, sub: str, lifetime: int) -> str:
         raise WatchError("BETTER_AUTH_SECRET is not set (run `taskql serve` once in development)")
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime}
-    config = settings.auth_config()
+    config = settings.auth_config
     if config.issuer:
         claims["iss"] = config.issuer
     if config.audience:

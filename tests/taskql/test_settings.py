@@ -63,7 +63,7 @@ def test_production_requires_auth_settings() -> None:
 
 
 def test_better_auth_url_derives_jwks_issuer_and_audience() -> None:
-    config = settings(better_auth_url="https://app.example.com/").auth_config()
+    config = settings(better_auth_url="https://app.example.com/").auth_config
     assert config.jwks_url == "https://app.example.com/api/auth/jwks"
     assert config.issuer == "https://app.example.com"
     assert config.audience == ("https://app.example.com",)
@@ -77,7 +77,7 @@ def test_overrides_and_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("JWT_ALGORITHMS", "EdDSA,ES256")
     monkeypatch.setenv("CORS_ORIGINS", "http://a.test, http://b.test")
     loaded = settings()
-    config = loaded.auth_config()
+    config = loaded.auth_config
     assert config.audience == ("api", "mobile")
     assert config.issuer == "https://issuer.example.com"
     assert config.algorithms == {"EdDSA", "ES256"}
@@ -92,6 +92,6 @@ def test_algorithm_allow_list_must_fit_the_key_sources() -> None:
 
 
 def test_secret_mode_allows_hmac_only() -> None:
-    config = settings(better_auth_secret="s" * 40).auth_config()
+    config = settings(better_auth_secret="s" * 40).auth_config
     assert config.algorithms == {"HS256"}
     assert config.jwks_url is None
