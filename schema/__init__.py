@@ -69,4 +69,3 @@ def build_schema(
     )
     context_class.plain_fields = plain_fields(built)
     return built
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -57,7 +56,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         fields = self._plain(parent_type)
         if fields:
-            # _plain_value inlined: this loop runs for every field of every task on a page.
+            # Inlined, no call per field: this loop runs for every field of every task on a page.
             is_awaitable = self.is_awaitable
             results: dict[str, Any] = {}
             try:
@@ -135,42 +134,9 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 denied.append((error, path))
         return denied
 
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        fields = self._plain(parent_type)
-        plain = fields.get(field_details_list[0].node.name.value) if fields else None
-        if plain is not None:
-            value = _plain_value(plain, source, self.is_awaitable)
-            if value is not _GENERAL:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
 
-
-_GENERAL = object()  # "not the plain case": take graphql-core's general path
 # Values that are neither exceptions nor awaitables, known without asking.
 _SIMPLE = frozenset({str, int, float, bool, datetime})
-
-
-def _plain_value(plain: _PlainField, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
-    name, leaf, non_null = plain
-    try:
-        value = getattr(source, name)
-        if value is None:
-            return _GENERAL if non_null else None
-        if isinstance(value, Exception) or is_awaitable(value):
-            return _GENERAL
-        coerced = leaf.coerce_output_value(value)
-    except Exception:  # the general path reports it properly
-        return _GENERAL
-    return _GENERAL if coerced is Undefined or coerced is None else coerced
 
 
 def plain_fields(schema: Schema) -> dict[str, dict[str, _PlainField]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import strawberry
 from strawberry.types import Info
 
@@ -15,8 +18,19 @@ from schema.types import Task, TaskConnection, TaskOrder, Viewer
 ContextInfo = Info[Context, None]
 
 
+T = TypeVar("T")
+
+
 def _viewer_id(info: ContextInfo) -> str:
     return info.context.viewer.user_id
+
+
+async def _write(info: ContextInfo, write: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Runs one of the store's writes for the viewer, in the request's session, publishing
+    through the request's event hub."""
+    context = info.context
+    async with context.writing() as db:
+        return await write(db, context.events, _viewer_id(info), *args)
 
 
 @strawberry.type
@@ -69,12 +83,7 @@ class Mutation:
         user_id: strawberry.ID,
         input: CreateTaskInput,
     ) -> Task:
-        context = info.context
-        async with context.writing() as db:
-            row = await store.create_task(
-                db, context.events, _viewer_id(info), input.title, input.description
-            )
-        return Task.from_row(row)
+        return Task.from_row(await _write(info, store.create_task, input.title, input.description))
 
     @strawberry.mutation(permission_classes=[IsOwner], description="Partial update (PATCH).")
     async def update_task(
@@ -84,12 +93,8 @@ class Mutation:
         id: strawberry.ID,
         input: UpdateTaskInput,
     ) -> Task:
-        context = info.context
-        async with context.writing() as db:
-            row = await store.update_task(
-                db, context.events, _viewer_id(info), store.parse_task_id(id), input.changes()
-            )
-        return Task.from_row(row)
+        task_id = store.parse_task_id(id)
+        return Task.from_row(await _write(info, store.update_task, task_id, input.changes()))
 
     @strawberry.mutation(permission_classes=[IsOwner])
     async def delete_task(
@@ -98,11 +103,7 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,
     ) -> strawberry.ID:
-        context = info.context
-        async with context.writing() as db:
-            deleted = await store.delete_task(
-                db, context.events, _viewer_id(info), store.parse_task_id(id)
-            )
+        deleted = await _write(info, store.delete_task, store.parse_task_id(id))
         return strawberry.ID(str(deleted))
 
     @strawberry.mutation(permission_classes=[IsOwner])
@@ -112,9 +113,4 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,
     ) -> Task:
-        context = info.context
-        async with context.writing() as db:
-            row = await store.toggle_task(
-                db, context.events, _viewer_id(info), store.parse_task_id(id)
-            )
-        return Task.from_row(row)
+        return Task.from_row(await _write(info, store.toggle_task, store.parse_task_id(id)))
