@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, Literal, Protocol, cast
+from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.async_base_view import AsyncBaseHTTPView, AsyncWebSocketAdapter
 from strawberry.schema import BaseSchema
@@ -30,15 +29,12 @@ from auth.errors import AuthError
 from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 from contract.errors import CloseCode, Code, graphql_error
 from schema.context import Context
+from taskql.live.messages import INVALID_MESSAGE, ClosedOnce, is_client_message
 
 logger = logging.getLogger("taskql.websocket")
 
 # Browsers cannot set headers on a WebSocket, so the token rides in connection_init's payload.
 _TOKEN_KEYS = ("Authorization", "authorization", "token")
-INVALID_MESSAGE = "Invalid message received"
-# RFC 6455 caps a close frame's reason at 123 bytes; asked for a longer one, the websockets
-# library raises and the connection ends without the code we meant to send.
-_MAX_REASON_BYTES = 123
 # Enough for any subscription document; the schema's own parse applies GRAPHQL_MAX_TOKENS.
 _PRECHECK_MAX_TOKENS = 10_000
 
@@ -95,79 +91,6 @@ class LiveConnections:
                 del self._by_user[context.user.user_id]
 
 
-class _Message(BaseModel):
-    # Strict: "1" is not 1, and a JSON object is the only payload. Extra fields are the
-    # protocol's to add, so they pass (graphql-ws' own server lets them through too).
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
-
-
-OperationId = Annotated[str, StringConstraints(min_length=1)]
-Payload = dict[str, object] | None
-
-
-class _Handshake(_Message):
-    type: Literal["connection_init", "ping", "pong"]
-    payload: Payload = None
-
-
-class _SubscribePayload(_Message):
-    query: str
-    variables: Payload = None
-    operationName: str | None = None  # the protocol's spelling
-    extensions: Payload = None
-
-
-class _Subscribe(_Message):
-    type: Literal["subscribe"]
-    id: OperationId
-    payload: _SubscribePayload
-
-
-class _Complete(_Message):
-    type: Literal["complete"]
-    id: OperationId
-
-
-# What a client may send under graphql-transport-ws (its PROTOCOL.md, as graphql-ws validates it).
-_CLIENT_MESSAGE: TypeAdapter[Any] = TypeAdapter(
-    Annotated[_Handshake | _Subscribe | _Complete, Field(discriminator="type")]
-)
-
-
-def is_client_message(message: object) -> bool:
-    """Whether `message` (parsed JSON) is a message a graphql-transport-ws client may send."""
-    try:
-        _CLIENT_MESSAGE.validate_python(message)
-    except ValidationError:
-        return False
-    return True
-
-
-class _ClosedOnce(AsyncWebSocketAdapter):
-    """Strawberry's socket, closed as RFC 6455 allows: once, with a reason a close frame holds
-    (Strawberry's may echo an operation id, an operation name or a syntax error of any length),
-    and with nothing sent after it (an operation still running would log a traceback)."""
-
-    def __init__(self, inner: AsyncWebSocketAdapter) -> None:
-        super().__init__(inner.view)
-        self.inner = inner
-        self.closed = False
-
-    def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        return self.inner.iter_json(ignore_parsing_errors=ignore_parsing_errors)
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        if not self.closed:
-            await self.inner.send_json(message)
-
-    async def close(self, code: int, reason: str) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        encoded = reason.encode()[:_MAX_REASON_BYTES]
-        await self.inner.close(code, encoded.decode(errors="ignore"))
-
-
 class LiveView(Protocol):
     live: LiveConnections
 
@@ -189,7 +112,7 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     ) -> None:
         super().__init__(
             view,
-            _ClosedOnce(websocket),
+            ClosedOnce(websocket),
             context,
             root_value,
             schema,
