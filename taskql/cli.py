@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import difflib
 import gc
-import re
 import signal
 import sys
-import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
-from jose import jwt
 from pydantic import ValidationError
 
 from db.migrate import upgrade
@@ -26,9 +23,6 @@ from taskql.settings import Settings
 
 if TYPE_CHECKING:  # the app's imports are heavy; only `serve` needs them
     from fastapi import FastAPI
-
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def load_settings() -> Settings:
@@ -156,31 +150,13 @@ def migrate() -> None:
 @click.option("--name", default=None)
 @click.option("--ttl", default="15m", show_default=True, help="Lifetime: 90s, 15m, 2h, 1d.")
 def token(sub: str, email: str | None, name: str | None, ttl: str) -> None:
+    from taskql.dev_tokens import DevTokenError, lifetime_seconds, mint
+
     settings = load_settings()
-    if settings.better_auth_secret is None:
-        raise click.ClickException(
-            "BETTER_AUTH_SECRET is not set (run `taskql serve` once in development)"
-        )
-    match = _DURATION.match(ttl.strip())
-    if not sub.strip():
-        raise click.ClickException("--sub must not be empty")
-    if match is None or int(match.group(1)) <= 0:
-        raise click.ClickException("--ttl must look like 90s, 15m, 2h or 1d")
-    now = int(time.time())
-    claims: dict[str, object] = {"sub": sub, "iat": now}
-    claims["exp"] = now + int(match.group(1)) * _UNITS[match.group(2)]
-    config = settings.auth_config
-    if config.issuer:
-        claims["iss"] = config.issuer
-    if config.audience:
-        claims["aud"] = config.audience[0]
-    if email:
-        claims["email"] = email
-    if name:
-        claims["name"] = name
-    click.echo(
-        jwt.encode(claims, settings.better_auth_secret.get_secret_value(), algorithm="HS256")
-    )
+    try:
+        click.echo(mint(settings, sub, lifetime_seconds(ttl), email=email, name=name))
+    except DevTokenError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("export-schema", help="Write schema.graphql from the code, or --check it is current.")
@@ -212,26 +188,24 @@ def export_schema(check: bool, path: Path) -> None:
 @click.option("--ttl", default="15m", show_default=True, help="Token lifetime; renewed at expiry.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after N events.")
 def watch(sub: str, url: str, ttl: str, count: int | None) -> None:
-    from taskql.watch import WatchError, dev_token
+    from taskql.dev_tokens import DevTokenError, lifetime_seconds, mint
+    from taskql.watch import WatchError
     from taskql.watch import watch as run_watch
 
     settings = load_settings()
-    match = _DURATION.match(ttl.strip())
-    if match is None or int(match.group(1)) <= 0:
-        raise click.ClickException("--ttl must look like 90s, 15m, 2h or 1d")
-    lifetime = int(match.group(1)) * _UNITS[match.group(2)]
     try:
+        lifetime = lifetime_seconds(ttl)
         asyncio.run(
             run_watch(
                 url,
                 sub,
-                lambda: dev_token(settings, sub, lifetime),
+                lambda: mint(settings, sub, lifetime),
                 emit=click.echo,
                 note=lambda text: click.echo(f"taskql: {text}", err=True),
                 count=count,
             )
         )
-    except WatchError as exc:
+    except (WatchError, DevTokenError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None

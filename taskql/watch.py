@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
-from typing import Any
 
-from jose import jwt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from contract.errors import CloseCode
-from taskql.settings import Settings
 
 WATCH = (
     "subscription Watch($userId: ID!) { taskEvents(userId: $userId) "
@@ -26,20 +22,6 @@ _WAIT_SECONDS = 10.0
 
 class WatchError(Exception):
     """The server refused the watcher (bad token, forbidden, limits)."""
-
-
-def dev_token(settings: Settings, sub: str, lifetime: int) -> str:
-    """An HS256 token like `taskql token` prints, signed with BETTER_AUTH_SECRET."""
-    if settings.better_auth_secret is None:
-        raise WatchError("BETTER_AUTH_SECRET is not set (run `taskql serve` once in development)")
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime}
-    config = settings.auth_config
-    if config.issuer:
-        claims["iss"] = config.issuer
-    if config.audience:
-        claims["aud"] = config.audience[0]
-    return str(jwt.encode(claims, settings.better_auth_secret.get_secret_value(), "HS256"))
 
 
 async def watch(
