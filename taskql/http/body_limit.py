@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract.errors import Code, Refusal, note_outcome
 from taskql.http.media import JSON
+from taskql.http.sent import Sent
 
 # Reading what is left of a refused body lets the client finish writing and read the 413. A
 # socket closed with bytes unread is reset; the client's next write fails, and an asyncio client
@@ -88,20 +89,16 @@ class BodyLimitMiddleware:
             drain = declared <= DRAIN_MAX_BYTES and not _expects_continue(scope)
             await self._too_large(scope, send, body if drain else None)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        sent = Sent(send)
         try:
-            await self.app(scope, body.receive, tracking_send)
+            await self.app(scope, body.receive, sent)
         except _BodyTooLarge:
-            if not started:  # else the app answered without reading it all; nothing more to say
+            if (
+                not sent.started
+            ):  # else the app answered without reading it all; nothing more to say
                 await self._too_large(scope, send, body)
         except _BodyStalled:
-            if not started:
+            if not sent.started:
                 await self._stalled(scope, send)
 
     async def _too_large(self, scope: Scope, send: Send, unread: _Body | None) -> None:

@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract.errors import Code, Refusal, note_outcome
+from taskql.http.sent import Sent
 
 logger = logging.getLogger("taskql.errors")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -34,21 +35,19 @@ class EdgeMiddleware:
         supplied = dict(scope.get("headers") or ()).get(b"x-request-id", b"").decode("latin-1")
         request_id = supplied if _SAFE.match(supplied) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
-            started = started or message["type"] in ("http.response.start", "websocket.accept")
             await send(message)
 
+        sent = Sent(send_with_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, sent)
         except Exception:
             logger.exception("unexpected error (request_id=%s)", request_id)
             with contextlib.suppress(Exception):  # the client may be gone; nothing more to do
-                await _answer(scope, send_with_id, request_id, started)
+                await _answer(scope, sent, request_id, sent.started)
 
 
 async def _answer(scope: Scope, send: Send, request_id: str, started: bool) -> None:

@@ -20,12 +20,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from auth.jwks import JWKSClient
 from contract.errors import Reason, outcome_of
 from db.session import Database
+from taskql.http.sent import Sent
 
 access_logger = logging.getLogger("taskql.access")
 
@@ -157,22 +158,15 @@ class ObservabilityMiddleware:
         observation = Observation()
         scope.setdefault("state", {})[_STATE_KEY] = observation
         started = time.perf_counter()
+        sent = Sent(send)
         status = 500  # what the edge answers if the app raises before answering
-        answered = False
-
-        async def observing_send(message: Message) -> None:
-            nonlocal status, answered
-            if message["type"] == "http.response.start":
-                status, answered = message["status"], True
-            await send(message)
-
         try:
-            await self.app(scope, receive, observing_send)
+            await self.app(scope, receive, sent)
         except asyncio.CancelledError:
-            if not answered:
-                status = 499  # the client went away first (nginx's "client closed request")
+            status = 499  # the client went away first (nginx's "client closed request")
             raise
         finally:
+            status = sent.status or status
             seconds = time.perf_counter() - started
             self._record(scope, observation, status, seconds)
 
