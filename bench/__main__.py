@@ -19,40 +19,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-from sqlalchemy import make_url
 
 from bench import report, seed
 from bench.issuer import ALGORITHMS, Issuer
-from bench.processes import REPO, RssSampler, Server, run_wrk, start_server, wrk_path
+from bench.operations import OPERATIONS, request_body, write_for_wrk
+from bench.processes import OPERATIONS_FILE, RssSampler, Server, run_wrk, start_server, wrk_path
+from tests.support.databases import plain_url
+from tests.support.paths import REPO
 
-SCENARIOS = ("tasks", "task", "create", "toggle")
-FIELDS = "id userId title description completed createdAt updatedAt"
-PAGE = f"items {{ {FIELDS} }} total pageInfo {{ hasNextPage endCursor }}"
-# The operations load.lua sends, so a run starts only if both servers answer them with data.
-PROBES = {
-    "tasks": (
-        "Tasks",
-        f"query Tasks($userId: ID!, $first: Int) {{ tasks(userId: $userId, first: $first) "
-        f"{{ {PAGE} }} }}",
-    ),
-    "task": (
-        "Task",
-        f"query Task($userId: ID!, $id: ID!) {{ task(userId: $userId, id: $id) {{ {FIELDS} }} }}",
-    ),
-    "create": (
-        "CreateTask",
-        "mutation CreateTask($userId: ID!, $input: CreateTaskInput!) { "
-        f"createTask(userId: $userId, input: $input) {{ {FIELDS} }} }}",
-    ),
-    "toggle": (
-        "ToggleTaskComplete",
-        "mutation ToggleTaskComplete($userId: ID!, $id: ID!) { "
-        f"toggleTaskComplete(userId: $userId, id: $id) {{ {FIELDS} }} }}",
-    ),
-}
+SCENARIOS = tuple(OPERATIONS)
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,6 +96,8 @@ def _database(users: int, tasks_per_user: int, out: Path) -> Iterator[str]:
 
 
 def _write_users(out: Path, issuer: Issuer, ttl: int) -> dict[str, Path]:
+    """A users file per algorithm, and the operations file load.lua reads beside them."""
+    write_for_wrk(out / OPERATIONS_FILE)
     ids: dict[str, list[int]] = json.loads((out / "task-ids.json").read_text())
     files = {}
     for algorithm in ALGORITHMS:
@@ -136,26 +115,21 @@ def _start_servers(
     stack: ExitStack, issuer: Issuer, database_url: str, lifetime: float, out: Path
 ) -> tuple[Server, Server]:
     auth = {"BETTER_AUTH_SECRET": issuer.secret, "BETTER_AUTH_URL": issuer.url}
-    dsn = make_url(database_url).set(drivername="postgresql")
-    floor_env = {**auth, "BENCH_ASYNCPG_DSN": dsn.render_as_string(hide_password=False)}
+    floor_env = {**auth, "BENCH_ASYNCPG_DSN": plain_url(database_url)}
     floor = start_server("floor", "bench.reference_app", floor_env, lifetime, out)
-    stack.callback(floor.stop)
+    stack.callback(floor.stop, 20)
     taskql_env = {**auth, "DATABASE_URL": database_url, "TASKQL_ENV": "production"}
     taskql = start_server("taskql", "bench.taskql_server", taskql_env, lifetime, out)
-    stack.callback(taskql.stop)
+    stack.callback(taskql.stop, 20)
     return floor, taskql
 
 
 def _probe(server: Server, users_file: Path, scenarios: list[str]) -> None:
     token, user, task_ids = users_file.read_text().splitlines()[0].split()
     for scenario in scenarios:
-        name, query = PROBES[scenario]
-        variables: dict[str, Any] = {"userId": user, "id": task_ids.split(",")[0], "first": 20}
-        if scenario == "create":
-            variables = {"userId": user, "input": {"title": "bench task"}}
         response = httpx.post(
             f"{server.url}/graphql",
-            json={"operationName": name, "query": query, "variables": variables},
+            json=request_body(scenario, user, task_ids.split(",")[0]),
             headers={"authorization": f"Bearer {token}"},
             timeout=10,
         )

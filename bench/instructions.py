@@ -18,13 +18,12 @@ import subprocess
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bench import seed
-from bench.__main__ import PROBES
 from bench.issuer import ALGORITHMS, Issuer
+from bench.operations import request_body
 from bench.processes import start_server
 
 READS = ("tasks", "task")  # writes would grow the table between the two counts
@@ -62,7 +61,7 @@ def main() -> None:
         wrapper = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p")
         server = start_server("taskql", "bench.taskql_server", env, 1800, out, wrapper=wrapper,
                               startup_seconds=600)  # fmt: skip
-        stack.callback(server.stop)
+        stack.callback(server.stop, 20)
         # The measured requests come from the users of the warm-up, whose tokens are verified
         # by then: taskql verifies a token once in its lifetime, not once a request.
         send = (server.url, users[: args.warmup], args.scenario, args.concurrency)
@@ -82,18 +81,15 @@ async def _send(
     base_url: str, users: list[tuple[str, str, int]], scenario: str, concurrency: int,
     numbers: range,
 ) -> None:  # fmt: skip
-    name, query = PROBES[scenario]
     pending = iter(numbers)
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
 
         async def worker() -> None:
             for number in pending:
                 token, user, task_id = users[number % len(users)]
-                variables: dict[str, Any] = {"userId": user}
-                variables.update({"first": 20} if scenario == "tasks" else {"id": str(task_id)})
                 response = await http.post(
                     "/graphql",
-                    json={"operationName": name, "query": query, "variables": variables},
+                    json=request_body(scenario, user, str(task_id)),
                     headers={"authorization": f"Bearer {token}"},
                 )
                 body = response.json()

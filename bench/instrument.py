@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import ctypes.util
@@ -16,6 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 T = TypeVar("T")
+
+
+def server_arguments() -> argparse.Namespace:
+    """--port and --max-seconds, which every benchmarked server takes; its lifetime is bound."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-seconds", type=float, required=True)
+    args = parser.parse_args()
+    bound_lifetime(args.max_seconds)
+    return args
 
 
 def bound_lifetime(max_seconds: float) -> None:

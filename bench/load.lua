@@ -1,19 +1,11 @@
 -- wrk script: authenticated GraphQL requests, rotating through users (each with its own token).
--- Arguments after `--`: <users file> <scenario: tasks|task|create|toggle|mixed>
+-- Arguments after `--`: <users file> <operations file> <scenario: tasks|task|create|toggle|mixed>
 -- Users file lines: "<token> <userId> <taskId,taskId,...>"
+-- Operations file lines (bench/operations.py writes them from the front end's documents):
+-- "<scenario> <operationName> <document as a JSON string>"
 
-local FIELDS = "id userId title description completed createdAt updatedAt"
-local QUERIES = {
-  tasks = '"query Tasks($userId: ID!, $first: Int) { tasks(userId: $userId, first: $first) '
-    .. '{ items { ' .. FIELDS .. ' } total pageInfo { hasNextPage endCursor } } }"',
-  task = '"query Task($userId: ID!, $id: ID!) { task(userId: $userId, id: $id) { '
-    .. FIELDS .. ' } }"',
-  create = '"mutation CreateTask($userId: ID!, $input: CreateTaskInput!) { '
-    .. 'createTask(userId: $userId, input: $input) { ' .. FIELDS .. ' } }"',
-  toggle = '"mutation ToggleTaskComplete($userId: ID!, $id: ID!) { '
-    .. 'toggleTaskComplete(userId: $userId, id: $id) { ' .. FIELDS .. ' } }"',
-}
-local NAMES = { tasks = "Tasks", task = "Task", create = "CreateTask", toggle = "ToggleTaskComplete" }
+local QUERIES = {}
+local NAMES = {}
 local MIXED = { "tasks", "task", "tasks", "create", "toggle" }
 
 local threads = {}
@@ -35,7 +27,11 @@ function init(args)
     end
     users[#users + 1] = { auth = "Bearer " .. token, user = user, ids = list }
   end
-  scenario = args[2]
+  for line in io.lines(args[2]) do
+    local name, operation, query = line:match("^(%S+) (%S+) (.+)$")
+    NAMES[name], QUERIES[name] = operation, query
+  end
+  scenario = args[3]
   counter = offset or 0
 end
 

@@ -6,40 +6,30 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.network import free_port
+from tests.support.paths import REPO
+from tests.support.processes import ServerProcess, base_env
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+OPERATIONS_FILE = "operations.txt"  # written by bench/operations.py beside the users files
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+class Server(ServerProcess):
+    """A benchmarked server: its CPU and memory read from /proc, its JWT meter over HTTP."""
 
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (time, MB)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rss_samples: list[tuple[float, float]] = []  # (time, MB)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process, all its threads."""
@@ -55,15 +45,6 @@ class Server:
         stats: dict[str, float] = httpx.get(f"{self.url}/bench-stats", timeout=5).json()
         return stats
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
 
 def start_server(
     name: str,
@@ -77,41 +58,18 @@ def start_server(
 ) -> Server:
     """Starts `python -m module` (under `wrapper`, e.g. valgrind) and waits for /healthz."""
     port = free_port()
-    with (log_dir / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                *wrapper,
-                sys.executable,
-                "-m",
-                module,
-                "--port",
-                str(port),
-                "--max-seconds",
-                str(max_seconds),
-            ],  # fmt: skip
-            cwd=log_dir,
-            env={**_base_env(), **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, process, port)
-    deadline = time.monotonic() + startup_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited at startup; see {log_dir / (name + '.log')}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"{name} did not start; see {log_dir / (name + '.log')}")
-
-
-def _base_env() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env["PYTHONPATH"] = str(REPO)
-    return env
+    argv = [*wrapper, sys.executable, "-m", module]
+    argv += ["--port", str(port), "--max-seconds", str(max_seconds)]
+    server = Server(
+        name,
+        argv,
+        port=port,
+        cwd=log_dir,
+        env=base_env(PYTHONPATH=str(REPO), **env),
+        log_dir=log_dir,
+        start_timeout=startup_seconds,
+    )
+    return server.start()
 
 
 class RssSampler:
@@ -151,11 +109,16 @@ def wrk_path() -> str:
 def run_wrk(
     url: str, users_file: Path, scenario: str, seconds: float, connections: int
 ) -> dict[str, Any]:
-    """One fixed-time wrk run on one thread; its result line, parsed."""
+    """One fixed-time wrk run on one thread; its result line, parsed.
+
+    load.lua reads the users file and, beside it, the operations file (OPERATIONS_FILE).
+    """
+    operations_file = users_file.with_name(OPERATIONS_FILE)
     command = [
         "timeout", "--signal=KILL", str(int(seconds) + 30),
         wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-        "-s", str(Path(__file__).with_name("load.lua")), url, "--", str(users_file), scenario,
+        "-s", str(Path(__file__).with_name("load.lua")), url,
+        "--", str(users_file), str(operations_file), scenario,
     ]  # fmt: skip
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=False

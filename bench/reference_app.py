@@ -8,7 +8,6 @@ and answers the same JSON shape. No GraphQL, no ORM, no middleware, no logs: wha
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -28,7 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth import keys
-from bench.instrument import JwtMeter, bound_lifetime
+from bench.instrument import JwtMeter, server_arguments
 
 keys.register()
 
@@ -139,7 +138,7 @@ async def toggle(conn: asyncpg.Connection, user: str, variables: dict[str, Any])
 
 
 Handler = Callable[[asyncpg.Connection, str, dict[str, Any]], Awaitable[Any]]
-READS: dict[str, Handler] = {"Tasks": tasks, "Task": task}
+READS: dict[str, Handler] = {"ListTasks": tasks, "GetTask": task}
 WRITES: dict[str, Handler] = {"CreateTask": create, "ToggleTaskComplete": toggle}
 
 
@@ -192,11 +191,7 @@ def build(database_url: str, verifier: Verifier, meter: JwtMeter) -> Starlette:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--max-seconds", type=float, required=True)
-    args = parser.parse_args()
-    bound_lifetime(args.max_seconds)
+    args = server_arguments()
     verifier = Verifier(os.environ["BETTER_AUTH_SECRET"], os.environ["BETTER_AUTH_URL"])
     app = build(os.environ["BENCH_ASYNCPG_DSN"], verifier, JwtMeter())
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")

@@ -3,21 +3,15 @@ plus a meter of the CPU spent verifying tokens."""
 
 from __future__ import annotations
 
-import argparse
-
 import uvicorn
 
-from bench.instrument import JwtMeter, bound_lifetime
+from bench.instrument import JwtMeter, server_arguments
 from taskql.cli import server_options, serving_app
 from taskql.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--max-seconds", type=float, required=True)
-    args = parser.parse_args()
-    bound_lifetime(args.max_seconds)
+    args = server_arguments()
 
     settings = Settings()
     app = serving_app()

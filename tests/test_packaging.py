@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
+
 PACKAGES = ("taskql", "schema", "resolvers", "auth", "db", "contract")
 
 
@@ -16,7 +17,7 @@ PACKAGES = ("taskql", "schema", "resolvers", "auth", "db", "contract")
 def test_package_imports_from_this_repository(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__file__ is not None
-    assert Path(module.__file__).resolve().parent == ROOT / name
+    assert Path(module.__file__).resolve().parent == REPO / name
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,18 +1,10 @@
-"""Fixtures for auth tests: apps built per test on SQLite, and a local JWKS endpoint."""
+"""Fixtures for auth tests: a local Ed25519 key Better Auth could have made."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.auth.local_issuer import JwksServer, LocalKey
-
-
-@pytest.fixture
-def jwks_server() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        yield server
+from tests.support.tokens import LocalKey
 
 
 @pytest.fixture(scope="module")

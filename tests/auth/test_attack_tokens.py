@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.apps import AppFactory, RunningApp, b64json, unauthenticated
-from tests.auth.local_issuer import JwksServer, hmac_token
-from tests.conftest import TEST_SECRET, hs256_token
-from tests.graphql import gql
+from tests.support.apps import AppFactory, RunningApp
+from tests.support.graphql import gql, unauthenticated
+from tests.support.jwks import JwksServer
+from tests.support.tokens import TEST_SECRET, b64json, hmac_token, hs256_token
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "taskql"

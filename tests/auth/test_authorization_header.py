@@ -7,9 +7,10 @@ import logging
 import httpx
 import pytest
 
-from tests.auth.apps import INTROSPECTION, ME, AppFactory, RunningApp, unauthenticated
-from tests.conftest import TEST_SECRET, hs256_token
-from tests.graphql import codes, gql
+from tests.support.apps import AppFactory, RunningApp
+from tests.support.graphql import INTROSPECTION, codes, gql, unauthenticated
+from tests.support.operations import ME
+from tests.support.tokens import TEST_SECRET, hs256_token
 
 MISSING = "Authorization header missing. Include: Authorization: Bearer <token>"
 BAD_HEADER = "Invalid authorization header format. Expected: Bearer <token>"

@@ -19,10 +19,10 @@ from auth.errors import AuthError, Reason
 from auth.jwks import JWKSClient
 from auth.user import AuthenticatedUser
 from auth.verify import AuthConfig, TokenVerifier
-from taskql.app import create_app
-from tests.auth.apps import b64, b64json, sqlite_copy
-from tests.auth.local_issuer import LocalKey, hmac_token
-from tests.conftest import TEST_SECRET, make_settings
+from tests.support.apps import make_settings, running_app
+from tests.support.databases import sqlite_copy
+from tests.support.strategies import any_json
+from tests.support.tokens import TEST_SECRET, LocalKey, b64, b64json, hmac_token
 
 T = TypeVar("T")
 JWKS_URL = "https://auth.example.com/api/auth/jwks"
@@ -85,13 +85,7 @@ def harness(fuzz_key: LocalKey) -> Iterator[Harness]:
     harness.close()
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=6,
-)
+json_values = any_json(text=12, keys=6, items=3, leaves=6)
 now = int(time.time())
 times = st.integers(now - 2000, now + 2000) | json_values
 claim_sets = st.fixed_dictionaries(
@@ -191,15 +185,12 @@ def assert_acceptable(user: AuthenticatedUser, claims: dict[str, Any]) -> None:
 
 
 class HttpHarness:
-    """The real app, its lifespan entered on a loop of its own, for per-example requests."""
+    """The real app in its lifespan, entered on a loop of its own, for per-example requests."""
 
     def __init__(self, database_url: str) -> None:
         self.loop = asyncio.new_event_loop()
-        self.app = create_app(make_settings(database_url, jwt_issuer=ISSUER))
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        self.loop.run_until_complete(self._lifespan.__aenter__())
-        transport = httpx.ASGITransport(app=self.app)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://taskql.test")
+        self._running = running_app(make_settings(database_url, jwt_issuer=ISSUER))
+        self.client = self.loop.run_until_complete(self._running.__aenter__()).client
 
     def post(self, authorization: bytes) -> httpx.Response:
         body = json.dumps({"query": "{ me { id } }"})
@@ -209,8 +200,7 @@ class HttpHarness:
         )
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
+        self.loop.run_until_complete(self._running.__aexit__(None, None, None))
         self.loop.close()
 
 

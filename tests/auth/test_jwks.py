@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jose import jwt
 from jose.utils import base64url_encode, long_to_base64
 
-import auth.keys  # noqa: F401  (registers EdDSA with python-jose)
+from auth import keys
 from auth.errors import AuthError
 from auth.jwks import JWKSClient
+from tests.support.timing import FakeClock
 
 URL = "https://auth.example.com/api/auth/jwks"
 COOLDOWN = 30.0
@@ -37,17 +38,6 @@ def rsa_jwk(kid: str, alg: str = "PS256") -> dict[str, str]:
     numbers = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     n = long_to_base64(numbers.public_numbers().n).decode()
     return {"alg": alg, "kty": "RSA", "n": n, "e": "AQAB", "kid": kid}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class RefreshLog:
@@ -122,8 +112,8 @@ def issuer() -> Issuer:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -139,7 +129,7 @@ def refreshes() -> RefreshLog:
 
 @pytest.fixture
 async def jwks(
-    http: httpx.AsyncClient, clock: Clock, refreshes: RefreshLog
+    http: httpx.AsyncClient, clock: FakeClock, refreshes: RefreshLog
 ) -> AsyncIterator[JWKSClient]:
     client = JWKSClient(
         URL,
@@ -151,6 +141,17 @@ async def jwks(
     )
     yield client
     await client.aclose()
+
+
+async def warm(jwks: JWKSClient) -> None:
+    """The first request, for k1: it fetches the key set."""
+    await jwks.get_key("k1", "EdDSA")
+
+
+async def warm_and_past_the_cooldown(jwks: JWKSClient, clock: FakeClock) -> None:
+    """The key set fetched once, and the unknown-kid cooldown over since then."""
+    await warm(jwks)
+    clock.advance(COOLDOWN)
 
 
 async def assert_unknown_key(jwks: JWKSClient, kid: str | None, alg: str = "EdDSA") -> None:
@@ -170,7 +171,7 @@ async def test_nothing_is_fetched_until_a_key_is_needed(jwks: JWKSClient, issuer
 
 
 async def test_a_cached_kid_makes_no_request(jwks: JWKSClient, issuer: Issuer) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     for _ in range(5):
         await jwks.get_key("k1", "EdDSA")
     assert issuer.requests == 1
@@ -187,6 +188,7 @@ async def test_a_fetched_key_verifies_a_token_of_its_private_key(
     private_pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    keys.register()  # python-jose signs EdDSA only once taught to
     token = jwt.encode({"sub": "u1"}, private_pem, algorithm="EdDSA", headers={"kid": "k9"})
     key = await jwks.get_key(jwt.get_unverified_header(token)["kid"], "EdDSA")
     assert jwt.decode(token, key, algorithms=["EdDSA"]) == {"sub": "u1"}
@@ -201,14 +203,13 @@ async def test_an_unknown_kid_on_a_cold_cache_costs_one_request(
     jwks: JWKSClient, issuer: Issuer
 ) -> None:
     await assert_unknown_key(jwks, "nope")
-    assert issuer.requests == 1
+    assert issuer.requests == jwks.fetch_count == 1
 
 
 async def test_an_unknown_kid_refetches_once_then_the_cooldown_holds(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
-    clock.advance(COOLDOWN)
+    await warm_and_past_the_cooldown(jwks, clock)
     await assert_unknown_key(jwks, "nope")
     assert issuer.requests == 2
     clock.advance(COOLDOWN - 1)
@@ -221,10 +222,9 @@ async def test_an_unknown_kid_refetches_once_then_the_cooldown_holds(
 
 
 async def test_twenty_concurrent_unknown_kids_share_one_request(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
-    clock.advance(COOLDOWN)
+    await warm_and_past_the_cooldown(jwks, clock)
     results = await asyncio.gather(
         *(jwks.get_key(f"forged-{i}", "EdDSA") for i in range(20)), return_exceptions=True
     )
@@ -241,9 +241,9 @@ async def test_twenty_concurrent_first_requests_share_one_fetch(
 
 
 async def test_a_new_kid_is_fetched_on_demand_after_the_cooldown_and_the_old_one_still_works(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     issuer.keys = [*issuer.keys, ed25519_jwk("k2")]
     clock.advance(COOLDOWN / 2)
     await assert_unknown_key(jwks, "k2")  # within the cooldown of the first fetch
@@ -254,9 +254,9 @@ async def test_a_new_kid_is_fetched_on_demand_after_the_cooldown_and_the_old_one
 
 
 async def test_a_stale_cache_is_refreshed_behind_the_request(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock, refreshes: RefreshLog
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock, refreshes: RefreshLog
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     issuer.keys = [ed25519_jwk("k2")]  # the issuer dropped k1 after its grace period
     clock.advance(REFRESH)
     assert (await jwks.get_key("k1", "EdDSA"))["kid"] == "k1"  # served from cache, no wait
@@ -271,21 +271,22 @@ async def test_a_stale_cache_is_refreshed_behind_the_request(
 
 
 async def test_a_key_rotated_in_right_after_a_periodic_refresh_is_fetched_on_first_sight(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock, refreshes: RefreshLog
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock, refreshes: RefreshLog
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     clock.advance(REFRESH)
     await jwks.get_key("k1", "EdDSA")
     await refreshes.wait_for(2)
     issuer.keys = [ed25519_jwk("k1"), ed25519_jwk("k2")]  # Better Auth rotates a moment later
     assert (await jwks.get_key("k2", "EdDSA"))["kid"] == "k2"
     assert issuer.requests == 3
+    assert refreshes.results == [True, True, True]
 
 
 async def test_a_failed_refresh_keeps_the_old_keys(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock, refreshes: RefreshLog
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock, refreshes: RefreshLog
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     issuer.go_down("HTTP 503")
     clock.advance(REFRESH)
     await jwks.get_key("k1", "EdDSA")
@@ -301,9 +302,9 @@ async def test_a_failed_refresh_keeps_the_old_keys(
 
 @pytest.mark.parametrize("outage", OUTAGES)
 async def test_when_the_endpoint_fails_cached_kids_work_and_new_kids_are_unknown(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock, outage: str
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock, outage: str
 ) -> None:
-    await jwks.get_key("k1", "EdDSA")
+    await warm(jwks)
     issuer.go_down(outage)
     clock.advance(REFRESH)
     assert (await jwks.get_key("k1", "EdDSA"))["kid"] == "k1"
@@ -348,7 +349,7 @@ async def test_a_kidless_token_is_refused_when_two_keys_could_have_signed_it(
 
 
 async def test_a_kid_whose_key_has_another_alg_is_a_bad_signature_without_refetch(
-    jwks: JWKSClient, issuer: Issuer, clock: Clock
+    jwks: JWKSClient, issuer: Issuer, clock: FakeClock
 ) -> None:
     issuer.keys = [rsa_jwk("r1", alg="RS256"), {**ed25519_jwk("k1"), "alg": "ES256"}]
     await jwks.get_key("r1", "RS256")
@@ -407,7 +408,7 @@ async def test_prime_loads_the_keys_and_swallows_failures(jwks: JWKSClient, issu
 
 
 async def test_a_failing_refresh_hook_does_not_break_key_lookup(
-    http: httpx.AsyncClient, clock: Clock
+    http: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     def explode(ok: bool) -> None:
         raise RuntimeError("metrics are down")

@@ -6,15 +6,18 @@ answer garbage; tests/interop repeats the outage with a real Better Auth server 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 
 import pytest
 
-from tests.auth.apps import AppFactory, RunningApp, b64json, unauthenticated
-from tests.auth.local_issuer import JwksServer, LocalKey, claims_for, closed_port_url
+from tests.support.apps import AppFactory, RunningApp
+from tests.support.graphql import unauthenticated
+from tests.support.jwks import JwksServer, closed_jwks_url
+from tests.support.timing import FakeClock
+from tests.support.tokens import LocalKey, b64json, claims_for
 
+COOLDOWN, REFRESH = 30.0, 300.0  # seconds on the jwks_clock, which moves only when told
 UNKNOWN_KEY = ("unknown_key", "Invalid token: unknown signing key")
 UNUSABLE_KEY = ("unknown_key", "Invalid token: signing key is not usable")
 
@@ -28,30 +31,33 @@ OUTAGES: dict[str, Callable[[JwksServer], None]] = {
 
 
 async def jwks_app(build_app: AppFactory, url: str) -> RunningApp:
-    # A tiny cooldown and refresh interval make every request try the broken endpoint again.
     return await build_app(
         better_auth_secret=None,
         jwt_jwks_url=url,
-        jwks_cooldown_seconds=0.001,
-        jwks_refresh_seconds=0.001,
+        jwks_cooldown_seconds=COOLDOWN,
+        jwks_refresh_seconds=REFRESH,
     )
 
 
-async def settle() -> None:
-    """Let the cooldown pass and a background refresh finish."""
-    await asyncio.sleep(0.05)
+def settle(clock: FakeClock) -> None:
+    """Past the cooldown and the refresh interval: the next request tries the endpoint again."""
+    clock.advance(max(COOLDOWN, REFRESH))
 
 
 @pytest.mark.parametrize("outage", OUTAGES)
 async def test_a_warm_cache_keeps_working_through_a_jwks_outage(
-    build_app: AppFactory, jwks_server: JwksServer, local_key: LocalKey, outage: str
+    build_app: AppFactory,
+    jwks_server: JwksServer,
+    jwks_clock: FakeClock,
+    local_key: LocalKey,
+    outage: str,
 ) -> None:
     jwks_server.serve_keys(local_key)
     taskql = await jwks_app(build_app, jwks_server.url)
     assert (await taskql.me(local_key.sign(claims_for("user-a")))).status_code == 200
 
     OUTAGES[outage](jwks_server)
-    await settle()
+    settle(jwks_clock)
     fetches_before = taskql.jwks.fetch_count
 
     # Another user's token is not in the verifier's cache: its key comes from the JWKS cache.
@@ -59,7 +65,7 @@ async def test_a_warm_cache_keeps_working_through_a_jwks_outage(
     assert response.status_code == 200, response.text
     assert response.json()["data"]["me"]["id"] == "user-b"
 
-    await settle()
+    settle(jwks_clock)
     stranger = LocalKey()
     response = await taskql.me(stranger.sign(claims_for("user-c")))
     assert unauthenticated(response) == UNKNOWN_KEY
@@ -67,24 +73,32 @@ async def test_a_warm_cache_keeps_working_through_a_jwks_outage(
     assert taskql.jwks.loaded
 
 
-@pytest.mark.parametrize("outage", OUTAGES)
-async def test_no_cache_and_a_broken_jwks_endpoint_is_401_not_500(
-    build_app: AppFactory, jwks_server: JwksServer, local_key: LocalKey, outage: str
-) -> None:
-    OUTAGES[outage](jwks_server)
-    taskql = await jwks_app(build_app, jwks_server.url)
+@pytest.fixture(params=OUTAGES)
+def broken_jwks(request: pytest.FixtureRequest, jwks_server: JwksServer) -> JwksServer:
+    """The JWKS endpoint in one of the OUTAGES from the start."""
+    OUTAGES[request.param](jwks_server)
+    return jwks_server
 
-    for _ in range(2):  # the second request meets the cooldown path too
+
+async def test_no_cache_and_a_broken_jwks_endpoint_is_401_not_500(
+    build_app: AppFactory, broken_jwks: JwksServer, jwks_clock: FakeClock, local_key: LocalKey
+) -> None:
+    taskql = await jwks_app(build_app, broken_jwks.url)
+
+    fetches = []
+    for _ in range(2):  # each tries the endpoint once, then meets the cooldown
         response = await taskql.me(local_key.sign(claims_for("user-a")))
         assert unauthenticated(response) == UNKNOWN_KEY
-        await settle()
+        fetches.append(taskql.jwks.fetch_count)
+        settle(jwks_clock)
+    assert fetches == [1, 2]
     assert not taskql.jwks.loaded
 
 
 async def test_a_jwks_url_nobody_listens_on_is_401_not_500(
     build_app: AppFactory, local_key: LocalKey
 ) -> None:
-    taskql = await jwks_app(build_app, closed_port_url())
+    taskql = await jwks_app(build_app, closed_jwks_url())
 
     response = await taskql.me(local_key.sign(claims_for()))
 

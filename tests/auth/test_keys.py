@@ -16,6 +16,7 @@ from jose.exceptions import JOSEError, JWKError, JWTError
 from jose.utils import base64url_encode
 
 from auth.keys import EdDSAKey, RSAPSSKey, register
+from auth.verify import AuthConfig, TokenVerifier
 
 CLAIMS = {"sub": "user-1", "email": "ada@example.com"}
 PSS_HASHES = {"PS256": hashes.SHA256, "PS384": hashes.SHA384, "PS512": hashes.SHA512}
@@ -56,7 +57,12 @@ def ed_public_jwk(ed_key: ed25519.Ed25519PrivateKey) -> dict[str, Any]:
     return {"alg": "EdDSA", "crv": "Ed25519", "x": b64(raw), "kty": "OKP", "kid": "k" * 32}
 
 
-def test_importing_auth_keys_makes_jose_support_eddsa_and_pss() -> None:
+def test_a_token_verifier_makes_jose_support_eddsa_and_pss() -> None:
+    """Registered by the verifier that needs them, not as a side effect of an import."""
+    config = AuthConfig.build(
+        secret="s" * 40, jwks_url=None, issuer=None, audience=(), algorithms=(), leeway=30
+    )
+    TokenVerifier(config)
     for alg in ("EdDSA", "PS256", "PS384", "PS512"):
         assert alg in ALGORITHMS.SUPPORTED
     assert jwk.get_key("EdDSA") is EdDSAKey

@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI
 
 from auth.user import AuthenticatedUser
-from tests.auth.apps import INTROSPECTION, AppFactory
-from tests.auth.local_issuer import JwksServer, LocalKey, claims_for
-from tests.conftest import hs256_token
-from tests.graphql import gql
+from tests.support.apps import AppFactory
+from tests.support.graphql import INTROSPECTION, gql
+from tests.support.jwks import JwksServer
+from tests.support.tokens import LocalKey, claims_for, hs256_token
 
 MANY_FIELDS = """
 query ($me: ID!) {
@@ -54,14 +54,19 @@ def verify_calls(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+async def sent_by_user_a(client: httpx.AsyncClient, document: str) -> tuple[httpx.Response, str]:
+    """`document` answered 200 for user-a (as `$me`), and the token it went with."""
+    token = hs256_token("user-a")
+    response = await gql(client, document, {"me": "user-a"}, token=token)
+    assert response.status_code == 200, response.text
+    return response, token
+
+
 async def test_a_query_with_many_task_fields_verifies_the_token_once(
     client: httpx.AsyncClient, verify_calls: list[str]
 ) -> None:
-    token = hs256_token("user-a")
+    response, token = await sent_by_user_a(client, MANY_FIELDS)
 
-    response = await gql(client, MANY_FIELDS, {"me": "user-a"}, token=token)
-
-    assert response.status_code == 200, response.text
     assert response.json()["data"]["c"]["total"] == 0
     assert verify_calls == [token]
 
@@ -69,22 +74,16 @@ async def test_a_query_with_many_task_fields_verifies_the_token_once(
 async def test_a_query_with_several_database_fields_answers_them_all(
     client: httpx.AsyncClient, verify_calls: list[str]
 ) -> None:
-    token = hs256_token("user-a")
+    _, token = await sent_by_user_a(client, CONCURRENT_FIELDS)
 
-    response = await gql(client, CONCURRENT_FIELDS, {"me": "user-a"}, token=token)
-
-    assert response.status_code == 200, response.text
     assert verify_calls == [token]
 
 
 async def test_a_mutation_with_many_fields_verifies_the_token_once(
     client: httpx.AsyncClient, verify_calls: list[str]
 ) -> None:
-    token = hs256_token("user-a")
+    response, token = await sent_by_user_a(client, MANY_MUTATIONS)
 
-    response = await gql(client, MANY_MUTATIONS, {"me": "user-a"}, token=token)
-
-    assert response.status_code == 200, response.text
     assert response.json()["data"]["three"] == {"title": "three"}
     assert verify_calls == [token]
 

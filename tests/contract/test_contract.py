@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,32 +17,18 @@ from graphql import (
 
 import schema as taskql_schema
 from schema.sdl import schema_sdl
-from tests.conftest import TokenFactory
-from tests.graphql import codes
-
-ROOT = Path(__file__).resolve().parents[2]
-OPERATIONS = Path(__file__).with_name("operations")
-FRAGMENTS = (OPERATIONS / "TaskFields.graphql").read_text()
+from tests.support.graphql import codes
+from tests.support.operations import NAMES, operation
+from tests.support.paths import SCHEMA
+from tests.support.tokens import TokenFactory
 
 
 def contract() -> GraphQLSchema:
-    return build_schema((ROOT / "schema.graphql").read_text())
-
-
-def operation(name: str) -> str:
-    text = (OPERATIONS / f"{name}.graphql").read_text()
-    return text + "\n" + FRAGMENTS if "...TaskFields" in text else text
-
-
-OPERATION_NAMES = sorted(
-    path.stem for path in OPERATIONS.glob("*.graphql") if path.stem != "TaskFields"
-)
+    return build_schema(SCHEMA.read_text())
 
 
 def test_schema_file_is_what_the_code_exports() -> None:
-    assert (ROOT / "schema.graphql").read_text() == schema_sdl(), (
-        "schema.graphql is stale: run `taskql export-schema`"
-    )
+    assert SCHEMA.read_text() == schema_sdl(), "schema.graphql is stale: run `taskql export-schema`"
 
 
 def test_code_does_not_break_the_committed_contract() -> None:
@@ -55,7 +40,7 @@ def test_code_does_not_break_the_committed_contract() -> None:
     assert not dangerous, "\n".join(f"- {change.description}" for change in dangerous)
 
 
-@pytest.mark.parametrize("name", OPERATION_NAMES)
+@pytest.mark.parametrize("name", NAMES)
 def test_operation_validates_against_the_schema_file(name: str) -> None:
     errors = validate(contract(), parse(operation(name)))
     assert not errors, [error.message for error in errors]

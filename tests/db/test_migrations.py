@@ -4,43 +4,28 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, text
 
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import Base
 from db.session import create_engine
-from tests.conftest import _admin, pg_server_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.databases import create_database, drop_database
+from tests.support.paths import REPO
+from tests.support.processes import run_taskql
 
 
 @pytest.fixture
 async def empty_postgres() -> AsyncIterator[str]:
-    server = make_url(pg_server_url())
-    name = f"taskql_migrate_{uuid.uuid4().hex[:8]}"
-    await _admin(server.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    await _admin(
-        server.render_as_string(hide_password=False), f'DROP DATABASE "{name}" WITH (FORCE)'
-    )
+    url = await create_database("taskql_migrate")
+    yield url
+    await drop_database(url)
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskql", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        check=False,
-    )
+    return run_taskql(*args, cwd=REPO, env={**os.environ, **env}, timeout=60)
 
 
 async def test_taskql_migrate_creates_schema_on_empty_postgres_and_twice_is_a_no_op(

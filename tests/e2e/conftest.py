@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.nextjs_build import REPO_ROOT, NextBuild, nextjs_build
-from tests.e2e.servers import Server, base_env, fresh_databases, venv_command
-from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port
-
-# Short-lived tokens let a test watch them expire. taskql's leeway is cut to match, so an expired
-# token really is refused.
-JWT_EXPIRATION_SECONDS = 10
-JWT_LEEWAY_SECONDS = 1
-
-
-@dataclass(frozen=True)
-class Stack:
-    app_url: str  # the Next.js app: Better Auth's base URL, so the JWTs' iss and aud
-    api_url: str  # taskql's GraphQL endpoint, called cross-origin by the browser
-    output: Path  # screenshots and server logs
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.databases import empty_databases
+from tests.support.example_stack import (
+    JWT_EXPIRATION_SECONDS,
+    JWT_LEEWAY_SECONDS,
+    NewContext,
+    Shoot,
+    Stack,
+)
+from tests.support.network import free_port
+from tests.support.nextjs import NextBuild, nextjs_build
+from tests.support.paths import OUTPUT
+from tests.support.processes import ServerProcess, base_env, run_taskql
 
 
 @pytest.fixture(scope="session")
 def e2e_output() -> Path:
-    path = REPO_ROOT / "test-output" / "e2e"
+    path = OUTPUT / "e2e"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -50,17 +46,6 @@ def nextjs(pytestconfig: pytest.Config) -> Iterator[NextBuild]:
         yield build
 
 
-def _migrate(database_url: str, cwd: Path) -> None:
-    subprocess.run(
-        [venv_command("taskql"), "migrate"],
-        cwd=cwd,
-        env=base_env(DATABASE_URL=database_url),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="session")
 def stack(
     nextjs: NextBuild, e2e_output: Path, tmp_path_factory: pytest.TempPathFactory
@@ -71,12 +56,14 @@ def stack(
     api_url = f"http://127.0.0.1:{api_port}"
     workdir = tmp_path_factory.mktemp("taskql")  # no stray .env from the repository
     logs = tmp_path_factory.mktemp("logs")  # per session: another session may be running
-    with fresh_databases("api", "auth") as databases:
-        _migrate(databases["api"], workdir)
-        app = Server(
+    with empty_databases("api", "auth") as databases:
+        migrated = run_taskql("migrate", cwd=workdir, env=base_env(DATABASE_URL=databases["api"]))
+        assert migrated.returncode == 0, migrated.stderr
+        app = ServerProcess(
             "nextjs",
             ["node", "node_modules/next/dist/bin/next", "start"]
             + ["--hostname", "127.0.0.1", "--port", str(app_port)],
+            port=app_port,
             cwd=nextjs.app_dir,
             env=base_env(
                 NODE_ENV="production",
@@ -89,12 +76,13 @@ def stack(
                 JWT_EXPIRATION_TIME=f"{JWT_EXPIRATION_SECONDS}s",
             ),
             log_dir=logs,
-            ready_url=f"{app_url}/sign-in",
+            ready_path="/sign-in",
         )
-        api = Server(
+        api = ServerProcess(
             "taskql",
             [sys.executable, "-m", "uvicorn", "taskql.app:create_app", "--factory"]
             + ["--host", "127.0.0.1", "--port", str(api_port)],
+            port=api_port,
             cwd=workdir,
             env=base_env(
                 DATABASE_URL=databases["api"],
@@ -104,7 +92,6 @@ def stack(
                 JWT_LEEWAY_SECONDS=str(JWT_LEEWAY_SECONDS),
             ),
             log_dir=logs,
-            ready_url=f"{api_url}/healthz",
         )
         try:
             with app, api:
@@ -122,9 +109,6 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-NewContext = Callable[[], BrowserContext]
 
 
 @pytest.fixture
@@ -151,7 +135,7 @@ def page(new_context: NewContext) -> Page:
 
 
 @pytest.fixture
-def shoot(stack: Stack) -> Callable[[Page, str], None]:
+def shoot(stack: Stack) -> Shoot:
     """``shoot(page, "name")`` saves test-output/e2e/name.png (one per main screen)."""
 
     def save(page: Page, name: str) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from playwright.sync_api import Error, Page, expect
+from playwright.sync_api import Error, expect
 
-from tests.e2e.app import (
+from tests.support.example_app import (
     Sockets,
     TaskList,
     Traffic,
@@ -15,10 +13,9 @@ from tests.e2e.app import (
     sign_up,
     wait_for_close_code,
 )
-from tests.e2e.conftest import JWT_EXPIRATION_SECONDS, NewContext, Stack
+from tests.support.example_stack import JWT_EXPIRATION_SECONDS, NewContext, Shoot, Stack
 
 pytestmark = pytest.mark.e2e
-Shoot = Callable[[Page, str], None]
 SOON = 5_000  # ms: how long an event may take from one page to another
 TOKEN_EXPIRED = 4001
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.app import (
+from tests.support.example_app import (
     ACCESS_DENIED,
     SESSION_ENDED,
     Call,
@@ -21,10 +21,15 @@ from tests.e2e.app import (
     sign_up,
     wait_until,
 )
-from tests.e2e.conftest import JWT_EXPIRATION_SECONDS, JWT_LEEWAY_SECONDS, NewContext, Stack
+from tests.support.example_stack import (
+    JWT_EXPIRATION_SECONDS,
+    JWT_LEEWAY_SECONDS,
+    NewContext,
+    Shoot,
+    Stack,
+)
 
 pytestmark = pytest.mark.e2e
-Shoot = Callable[[Page, str], None]
 OPERATIONS = {"Me", "ListTasks", "CreateTask", "GetTask", "UpdateTask", "ToggleTaskComplete"}
 
 

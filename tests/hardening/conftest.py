@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from taskql.app import create_app
-from tests.conftest import make_settings
-from tests.hardening import live_server
-
-ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+from tests.support.apps import ClientFactory, factory, running_app
+from tests.support.databases import sqlite_copy
+from tests.support.processes import ServerProcess
+from tests.support.taskql_serve import taskql_serve
 
 
 @pytest.fixture
@@ -24,23 +22,31 @@ async def make_client(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Cl
 
     Limits, CORS and observability never depend on the database engine, so SQLite is enough.
     """
-    async with AsyncExitStack() as stack:
+    copies = itertools.count()
 
-        async def build(**overrides: Any) -> httpx.AsyncClient:
-            target = tmp_path / f"taskql-{len(stack._exit_callbacks)}.db"
-            shutil.copy(sqlite_template, target)
-            database_url = overrides.pop("database_url", f"sqlite+aiosqlite:///{target}")
-            app = create_app(make_settings(database_url, **overrides))
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            transport = httpx.ASGITransport(app=app)
-            client = httpx.AsyncClient(transport=transport, base_url="http://taskql.test")
-            return await stack.enter_async_context(client)
+    def fresh_copy() -> str:
+        return sqlite_copy(sqlite_template, tmp_path, f"taskql-{next(copies)}.db")
 
-        yield build
+    async with factory(running_app, fresh_copy) as build:
+
+        async def client(**overrides: Any) -> httpx.AsyncClient:
+            return (await build(**overrides)).client
+
+        yield client
 
 
 @pytest.fixture(scope="package")
-def live(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def live(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One `taskql serve` on PostgreSQL for the tests that need a real server process."""
-    with live_server.running(postgres_url, tmp_path_factory.mktemp("live")) as server:
+    with taskql_serve(postgres_url, tmp_path_factory.mktemp("live")) as server:
         yield server
+
+
+@pytest.fixture
+def no_server_errors(server: ServerProcess) -> Iterator[None]:
+    """Nothing the test did made the module's `server` log an error or answer a 5xx."""
+    mark = server.log_mark()
+    yield
+    records = server.log_records(mark)
+    assert not [r for r in records if r["level"] in ("error", "critical")], records
+    assert not [r for r in records if r.get("status", 0) >= 500], records

@@ -14,30 +14,22 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.hardening import live_server
-from tests.hardening.live_server import LiveServer
+from tests.support.processes import ServerProcess
+from tests.support.taskql_serve import taskql_serve
 
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 MAX_BYTES = 65_536  # MAX_REQUEST_BYTES's default
 ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
-def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server.running(postgres_url, tmp_path_factory.mktemp("body-limit")) as running:
+def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with taskql_serve(postgres_url, tmp_path_factory.mktemp("body-limit")) as running:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def no_server_errors(server: LiveServer) -> Iterator[None]:
-    mark = server.log_mark()
-    yield
-    records = server.log_records(mark)
-    assert not [r for r in records if r["level"] in ("error", "critical")], records
-    assert not [r for r in records if r.get("status", 0) >= 500], records
-
-
 @pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     # An asyncio client: when its write fails, its transport closes and drops what it had not
     # read yet, so a reset server's 413 is lost (a blocking socket would still read it).
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
@@ -84,7 +76,7 @@ async def test_a_chunked_body_over_the_limit_is_answered_413_every_time(
 
 
 async def test_a_content_length_that_promises_more_than_is_sent_still_gets_its_413(
-    server: LiveServer,
+    server: ServerProcess,
 ) -> None:
     head = (
         b"POST /graphql HTTP/1.1\r\nHost: taskql.test\r\n"
@@ -103,7 +95,7 @@ async def test_a_content_length_that_promises_more_than_is_sent_still_gets_its_4
 
 
 async def test_a_client_waiting_for_100_continue_is_refused_at_once_without_a_100(
-    server: LiveServer,
+    server: ServerProcess,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:

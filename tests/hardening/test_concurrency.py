@@ -18,15 +18,12 @@ import httpx
 from sqlalchemy import text
 
 from db.session import create_engine
-from tests.conftest import hs256_token
-from tests.hardening.live_server import LiveServer
+from tests.support.operations import CREATE_TASK, TOGGLE_TASK
+from tests.support.processes import ServerProcess
+from tests.support.tokens import hs256_token
 
 SECONDS = float(os.environ.get("TASKQL_LOAD_SECONDS", "8"))
 CLIENTS = int(os.environ.get("TASKQL_LOAD_CLIENTS", "32"))
-CREATE = """mutation CreateTask($userId: ID!, $input: CreateTaskInput!) {
-  createTask(userId: $userId, input: $input) { id completed } }"""
-TOGGLE = """mutation ToggleTaskComplete($userId: ID!, $id: ID!) {
-  toggleTaskComplete(userId: $userId, id: $id) { id completed } }"""
 TOTAL = "query Total($userId: ID!) { tasks(userId: $userId, first: 1) { total } }"
 
 
@@ -43,13 +40,13 @@ class Client:
     async def run(self, http: httpx.AsyncClient, deadline: float, rng: random.Random) -> None:
         while time.monotonic() < deadline:
             if not self.expected or rng.random() < 0.4:
-                data = await self._send(http, CREATE, {"input": {"title": "load"}})
+                data = await self._send(http, CREATE_TASK, {"input": {"title": "load"}})
                 if data:
                     task = data["createTask"]
                     self.expected[int(task["id"])] = task["completed"]
             else:
                 task_id = rng.choice(list(self.expected))
-                data = await self._send(http, TOGGLE, {"id": str(task_id)})
+                data = await self._send(http, TOGGLE_TASK, {"id": str(task_id)})
                 if data:
                     task = data["toggleTaskComplete"]
                     self.expected[int(task["id"])] = task["completed"]
@@ -73,7 +70,7 @@ class Client:
 
 
 async def test_concurrent_creates_and_toggles_are_all_durable(
-    live: LiveServer, postgres_url: str
+    live: ServerProcess, postgres_url: str
 ) -> None:
     run = uuid.uuid4().hex[:8]
     mark = live.log_mark()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.hardening.conftest import ClientFactory
+from tests.support.apps import ClientFactory
 
 FRONT_END = "http://localhost:3000"
 STRANGER = "https://evil.example"

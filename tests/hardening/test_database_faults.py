@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,14 +18,13 @@ import pytest
 from sqlalchemy import make_url, text
 
 from db.session import create_engine
-from taskql.app import create_app
-from tests.conftest import hs256_token, make_settings
-from tests.graphql import codes, gql
-from tests.hardening.tcp_proxy import TcpProxy
+from tests.support.apps import RunningApp, make_settings, running_app
+from tests.support.graphql import codes, gql
+from tests.support.operations import CREATE_TASK, LIST_TASKS
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.timing import eventually
+from tests.support.tokens import hs256_token
 
-CREATE = """mutation CreateTask($userId: ID!, $input: CreateTaskInput!) {
-  createTask(userId: $userId, input: $input) { id title } }"""
-LIST = "query ListTasks($userId: ID!) { tasks(userId: $userId) { total } }"
 # Faults must surface within connect + pool + statement timeouts below, plus scheduling slack.
 FAULT_SETTINGS = {
     "db_connect_timeout_seconds": 1.0,
@@ -55,7 +54,7 @@ class Writers:
             title = f"writer {writer} #{sequence}"
             variables = {"userId": self.user, "input": {"title": title}}
             started = time.monotonic()
-            response = await gql(self.client, CREATE, variables, token=token)
+            response = await gql(self.client, CREATE_TASK, variables, token=token)
             self.outcomes.append((started, response.status_code, time.monotonic() - started))
             if response.status_code == 200:
                 task = response.json()["data"]["createTask"]
@@ -64,7 +63,7 @@ class Writers:
                 assert response.status_code == 503, response.text
                 assert response.headers["retry-after"]
                 assert codes(response) == ["SERVICE_UNAVAILABLE"]
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # a steady stream of writes, not a flood
 
     def after(self, moment: float) -> list[int]:
         """Statuses of the requests that started after `moment`."""
@@ -75,11 +74,27 @@ class Writers:
         return [status for at, status, took in self.outcomes if at + took >= moment]
 
     async def wait_for_success_after(self, moment: float, within: float = 10.0) -> float:
-        deadline = time.monotonic() + within
-        while 200 not in self.after(moment):
-            assert time.monotonic() < deadline, "the service did not recover by itself"
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: 200 in self.after(moment),
+            within=within,
+            message="the service did not recover by itself",
+        )
         return time.monotonic() - moment
+
+    async def wait_for_refusal_after(self, moment: float) -> None:
+        """Until a request running at `moment` or later was answered 503."""
+        await eventually(
+            lambda: 503 in self.ended_after(moment),
+            within=BOUND_SECONDS + 2,
+            message="the fault never reached a request",
+        )
+
+    async def wait_for_acknowledged(self, count: int) -> None:
+        await eventually(
+            lambda: len(self.acknowledged) >= count,
+            within=BOUND_SECONDS,
+            message=f"fewer than {count} writes were acknowledged",
+        )
 
 
 @asynccontextmanager
@@ -93,14 +108,9 @@ async def writing(client: httpx.AsyncClient, count: int = 4) -> AsyncIterator[Wr
         await asyncio.gather(*tasks)
 
 
-@asynccontextmanager
-async def app_client(database_url: str, **overrides: float) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(database_url, **{**FAULT_SETTINGS, **overrides}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://taskql.test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+def faulty(database_url: str, **overrides: float) -> AbstractAsyncContextManager[RunningApp]:
+    """taskql on `database_url` with the short timeouts faults must surface within."""
+    return running_app(make_settings(database_url, **{**FAULT_SETTINGS, **overrides}))
 
 
 @pytest.fixture
@@ -118,6 +128,16 @@ def through(postgres_url: str, proxy: TcpProxy) -> str:
     return make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
 
 
+@asynccontextmanager
+async def writing_through(
+    postgres_url: str, proxy: TcpProxy
+) -> AsyncIterator[tuple[httpx.AsyncClient, Writers]]:
+    """taskql on PostgreSQL through `proxy`, its writers under way: more than ten writes in."""
+    async with faulty(through(postgres_url, proxy)) as taskql, writing(taskql.client) as writers:
+        await writers.wait_for_acknowledged(11)
+        yield taskql.client, writers
+
+
 async def stored_tasks(postgres_url: str, user: str) -> dict[int, str]:
     engine = create_engine(postgres_url)
     try:
@@ -128,6 +148,10 @@ async def stored_tasks(postgres_url: str, user: str) -> dict[int, str]:
             return {int(row.id): str(row.title) for row in rows}
     finally:
         await engine.dispose()
+
+
+async def readyz_is(client: httpx.AsyncClient, status: int) -> bool:
+    return (await client.get("/readyz")).status_code == status
 
 
 async def timed(call: Callable[[], Awaitable[httpx.Response]]) -> tuple[httpx.Response, float]:
@@ -146,11 +170,10 @@ def assert_bounded(writers: Writers) -> None:
 async def test_unreachable_database_is_503_then_recovers_with_every_acknowledged_write(
     postgres_url: str, proxy: TcpProxy
 ) -> None:
-    async with app_client(through(postgres_url, proxy)) as client, writing(client) as writers:
-        await asyncio.sleep(0.5)
+    async with writing_through(postgres_url, proxy) as (client, writers):
         await proxy.cut()
         cut_at = time.monotonic()
-        await asyncio.sleep(1.5)
+        await writers.wait_for_refusal_after(cut_at)
         ready, took = await timed(lambda: client.get("/readyz"))
         assert ready.status_code == 503
         assert ready.headers["retry-after"]
@@ -158,8 +181,9 @@ async def test_unreachable_database_is_503_then_recovers_with_every_acknowledged
         await proxy.restore()
         restored_at = time.monotonic()
         recovery = await writers.wait_for_success_after(restored_at)
-        await asyncio.sleep(0.3)
-        assert (await client.get("/readyz")).status_code == 200
+        await eventually(
+            lambda: readyz_is(client, 200), within=BOUND_SECONDS, message="/readyz stayed 503"
+        )
     assert_bounded(writers)
     assert 503 in writers.ended_after(cut_at)
     assert recovery < 5.0
@@ -171,14 +195,13 @@ async def test_unreachable_database_is_503_then_recovers_with_every_acknowledged
 async def test_black_holed_database_is_503_within_the_timeouts_then_recovers(
     postgres_url: str, proxy: TcpProxy
 ) -> None:
-    async with app_client(through(postgres_url, proxy)) as client, writing(client) as writers:
-        await asyncio.sleep(0.5)
+    async with writing_through(postgres_url, proxy) as (client, writers):
         proxy.stall()
         stalled_at = time.monotonic()
         ready, took = await timed(lambda: client.get("/readyz"))
         assert ready.status_code == 503
         assert took < 2.0  # the probe is bounded by the connect timeout
-        await asyncio.sleep(2.5)
+        await writers.wait_for_refusal_after(stalled_at)
         await proxy.restore()
         await writers.wait_for_success_after(time.monotonic())
     assert_bounded(writers)
@@ -188,14 +211,15 @@ async def test_black_holed_database_is_503_within_the_timeouts_then_recovers(
 
 
 async def test_an_exhausted_pool_is_503_after_the_pool_timeout(postgres_url: str) -> None:
-    async with app_client(
+    async with faulty(
         postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.5
-    ) as client:
+    ) as taskql:
+        client = taskql.client
         token = hs256_token("pool-user")
-        database = client.app.state.services.database  # type: ignore[attr-defined]
+        database = taskql.app.state.services.database
         async with database.engine.connect():  # another request holds the only connection
             response, took = await timed(
-                lambda: gql(client, LIST, {"userId": "pool-user"}, token=token)
+                lambda: gql(client, LIST_TASKS, {"userId": "pool-user"}, token=token)
             )
             ready = await client.get("/readyz")
         assert response.status_code == 503
@@ -203,7 +227,7 @@ async def test_an_exhausted_pool_is_503_after_the_pool_timeout(postgres_url: str
         assert codes(response) == ["SERVICE_UNAVAILABLE"]
         assert 0.4 < took < 2.0
         assert ready.status_code == 503
-        recovered = await gql(client, LIST, {"userId": "pool-user"}, token=token)
+        recovered = await gql(client, LIST_TASKS, {"userId": "pool-user"}, token=token)
         assert recovered.status_code == 200
         assert (await client.get("/readyz")).status_code == 200
 
@@ -226,21 +250,22 @@ async def _terminate_taskql_backends(postgres_url: str) -> int:
 
 async def _after_terminating_backends(postgres_url: str, **overrides: float) -> list[int]:
     """Statuses of concurrent reads right after every pooled connection was killed."""
-    async with app_client(postgres_url, **overrides) as client:
+    async with faulty(postgres_url, **overrides) as taskql:
+        client = taskql.client
         token = hs256_token("kill-user")
         warm = await asyncio.gather(
-            *(gql(client, LIST, {"userId": "kill-user"}, token=token) for _ in range(4))
+            *(gql(client, LIST_TASKS, {"userId": "kill-user"}, token=token) for _ in range(4))
         )
         assert all(response.is_success for response in warm)
         assert await _terminate_taskql_backends(postgres_url) > 0
         results = await asyncio.gather(
-            *(gql(client, LIST, {"userId": "kill-user"}, token=token) for _ in range(8))
+            *(gql(client, LIST_TASKS, {"userId": "kill-user"}, token=token) for _ in range(8))
         )
         for response in results:
             if response.status_code == 503:
                 assert response.headers["retry-after"]
                 assert codes(response) == ["SERVICE_UNAVAILABLE"]
-        again = await gql(client, LIST, {"userId": "kill-user"}, token=token)
+        again = await gql(client, LIST_TASKS, {"userId": "kill-user"}, token=token)
         assert again.status_code == 200, "the pool did not replace its dead connections"
         return [response.status_code for response in results]
 

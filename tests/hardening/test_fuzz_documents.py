@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,23 +42,17 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from tests.conftest import hs256_token
-from tests.hardening.conftest import ClientFactory
-from tests.hardening.test_validation_cost import overrun_guard
+from tests.support.apps import ClientFactory
+from tests.support.graphql import CLIENT_CODES
+from tests.support.paths import SCHEMA
+from tests.support.timing import overrun_guard
+from tests.support.tokens import hs256_token
 
-CONTRACT = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
+CONTRACT = build_schema(SCHEMA.read_text())
 USER = "fuzz-user"
 MAX_TOKENS = 1000  # the default limit: documents stay within it, so validation sees them all
 BUDGET = 0.5  # seconds per request, measured around it
-CLIENT_CODES = {
-    "BAD_REQUEST",
-    "BAD_USER_INPUT",
-    "FORBIDDEN",
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "NOT_FOUND",
-    "UNAUTHENTICATED",
-}
+CODES = CLIENT_CODES | {"UNAUTHENTICATED"}  # codes a document may earn
 
 # Strategies are built once, at import: building them per draw made each example several times
 # slower to draw than to send.
@@ -411,7 +404,7 @@ async def test_any_document_is_answered_quickly_with_coded_errors_and_no_server_
     assert isinstance(answer, dict), answer
     assert "data" in answer or answer.get("errors"), answer
     codes = {error["extensions"]["code"] for error in answer.get("errors") or []}
-    assert codes <= CLIENT_CODES, answer
+    assert codes <= CODES, answer
     # Tallied by --hypothesis-show-statistics: shows how many examples get as far as running.
     event(f"{response.status_code} {' '.join(sorted(codes)) or 'ok'}")
     assert elapsed < BUDGET, f"{elapsed:.3f} s"

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import hs256_token
-from tests.hardening.conftest import ClientFactory
+from tests.support.apps import ClientFactory
+from tests.support.strategies import any_json
+from tests.support.tokens import hs256_token
 
 BUDGET_SECONDS = 1.0  # per request, on a loaded 2-core CI machine
 FUZZ = settings(
@@ -27,13 +28,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = any_json(text=20, keys=10, items=4, leaves=12, nan=False)
 queries = st.sampled_from(
     [
         "{ __typename }",

@@ -17,23 +17,16 @@ from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 from schemathesis.specs.graphql import scalars
 
-from tests.conftest import hs256_token
-from tests.hardening.live_server import LiveServer
+from tests.support.graphql import CLIENT_CODES
+from tests.support.processes import ServerProcess
+from tests.support.tokens import hs256_token
 
 USER = "fuzz-user"
 EXAMPLES = 300
-CLIENT_CODES = {
-    "BAD_REQUEST",
-    "BAD_USER_INPUT",
-    "FORBIDDEN",
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "NOT_FOUND",
-}
 
 
 def test_generated_operations_never_get_a_server_error(
-    live: LiveServer, monkeypatch: pytest.MonkeyPatch
+    live: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = st.one_of(st.just(USER), st.integers(1, 50).map(str), st.text(max_size=12)).map(
         nodes.String
@@ -99,7 +92,7 @@ NUL_INPUTS = [
 
 
 @pytest.mark.parametrize("document", NUL_INPUTS)
-def test_nul_in_text_input_is_bad_user_input_not_a_500(live: LiveServer, document: str) -> None:
+def test_nul_in_text_input_is_bad_user_input_not_a_500(live: ServerProcess, document: str) -> None:
     query = document.replace("query(", "query($u: ID!, ").replace("mutation(", "mutation($u: ID!, ")
     response = httpx.post(
         f"{live.url}/graphql",

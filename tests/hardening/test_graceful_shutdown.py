@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import httpx
@@ -11,17 +10,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.session import create_engine
-from tests.conftest import hs256_token
-from tests.hardening import live_server
-
-CREATE = """mutation CreateTask($userId: ID!, $input: CreateTaskInput!) {
-  createTask(userId: $userId, input: $input) { id title } }"""
+from tests.support.operations import CREATE_TASK
+from tests.support.taskql_serve import taskql_serve
+from tests.support.timing import eventually
+from tests.support.tokens import hs256_token
 
 
 async def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    server = live_server.start(postgres_url, tmp_path)
+    server = taskql_serve(postgres_url, tmp_path).start()
     engine = create_engine(postgres_url)
     try:
         async with engine.connect() as blocker, httpx.AsyncClient(base_url=server.url) as http:
@@ -32,7 +30,7 @@ async def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
                 http.post(
                     "/graphql",
                     json={
-                        "query": CREATE,
+                        "query": CREATE_TASK,
                         "variables": {"userId": "drain", "input": {"title": "in flight"}},
                     },
                     headers={"authorization": f"Bearer {hs256_token('drain')}"},
@@ -41,7 +39,7 @@ async def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
             )
             await _until_waiting_on_the_lock(engine)
             server.terminate()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # on purpose: time in which a server that quits would quit
             assert server.process.poll() is None, "the server quit with a request in flight"
             refused = await _connect_refused(server.url)
             await transaction.rollback()  # the lock goes; the write can proceed
@@ -49,8 +47,7 @@ async def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
         exit_code = await asyncio.to_thread(server.wait, 15)
     finally:
         await engine.dispose()
-        if server.process.poll() is None:
-            server.stop()
+        server.stop()
     assert refused, "the server kept accepting connections after SIGTERM"
     assert response.status_code == 200, response.text
     assert response.json()["data"]["createTask"]["title"] == "in flight"
@@ -61,18 +58,17 @@ async def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     assert [record for record in records if record["level"] in ("error", "critical")] == []
 
 
-async def _until_waiting_on_the_lock(engine: AsyncEngine, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
+async def _until_waiting_on_the_lock(engine: AsyncEngine) -> None:
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND application_name = 'taskql' AND wait_event_type = 'Lock'"
     )
-    while time.monotonic() < deadline:
+
+    async def waiting() -> bool:
         async with engine.connect() as probe:
-            if await probe.scalar(query):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the request never reached the database")
+            return bool(await probe.scalar(query))
+
+    await eventually(waiting, within=10, message="the request never reached the database")
 
 
 async def _connect_refused(url: str) -> bool:

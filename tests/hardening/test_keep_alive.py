@@ -11,13 +11,14 @@ import socket
 import time
 from pathlib import Path
 
-from tests.hardening import live_server
-from tests.hardening.live_server import LiveServer
+from tests.support.processes import ServerProcess
+from tests.support.taskql_serve import taskql_serve
+from tests.support.timing import wait_until
 
 CLIENT_IDLE_SECONDS = 5.0  # httpx's keepalive_expiry, and the longest the common clients wait
 
 
-def connect(server: LiveServer) -> socket.socket:
+def connect(server: ServerProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=5)
 
 
@@ -51,11 +52,11 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_an_idle_connection_outlives_the_clients_idle_timeout_and_still_answers(
-    live: LiveServer,
+    live: ServerProcess,
 ) -> None:
     with connect(live) as sock:
         assert health(sock) == b"HTTP/1.1 200 OK"
-        time.sleep(CLIENT_IDLE_SECONDS + 1)
+        time.sleep(CLIENT_IDLE_SECONDS + 1)  # on purpose: idle longer than a client would
         assert not closed_by_server(sock)
         assert health(sock) == b"HTTP/1.1 200 OK"
 
@@ -64,9 +65,6 @@ def test_http_keepalive_seconds_sets_when_the_server_drops_an_idle_connection(
     postgres_url: str, tmp_path: Path
 ) -> None:
     settings = {"HTTP_KEEPALIVE_SECONDS": "1"}
-    with live_server.running(postgres_url, tmp_path, **settings) as server, connect(server) as sock:
+    with taskql_serve(postgres_url, tmp_path, **settings) as server, connect(server) as sock:
         assert health(sock) == b"HTTP/1.1 200 OK"
-        deadline = time.monotonic() + 5
-        while not closed_by_server(sock) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert closed_by_server(sock)
+        wait_until(lambda: closed_by_server(sock), within=5, message="the connection stayed open")

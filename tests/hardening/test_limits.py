@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from schema import limits
 from taskql.http.body_limit import DRAIN_MAX_BYTES
-from tests.conftest import hs256_token
-from tests.graphql import codes, gql
-from tests.hardening.conftest import ClientFactory
+from tests.support.apps import ClientFactory
+from tests.support.graphql import codes, gql, limit_of
+from tests.support.tokens import hs256_token
 
 LIST = 'query ListTasks { tasks(userId: "u") { items { id title } total } }'
 
@@ -28,21 +27,12 @@ def resolvers_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(tasks, name, explode)
 
 
-def limit_of(response: httpx.Response) -> str:
-    """The one limit every error of a refused request names."""
-    assert "data" not in response.json()
-    assert set(codes(response)) == {"BAD_REQUEST"}
-    [limit] = {error["extensions"]["limit"] for error in response.json()["errors"]}
-    return str(limit)
-
-
 @pytest.mark.usefixtures("resolvers_must_not_run")
 async def test_a_query_deeper_than_the_limit_is_400_and_no_resolver_runs(
     make_client: ClientFactory,
 ) -> None:
     client = await make_client(graphql_max_depth=1)
     response = await gql(client, LIST, token=hs256_token("u"))
-    assert response.status_code == 400
     assert limit_of(response) == "depth"
 
 
@@ -53,7 +43,6 @@ async def test_depth_counts_through_fragments(make_client: ClientFactory) -> Non
         'query { tasks(userId: "u") { ...Page } } fragment Page on TaskConnection { items { id } }'
     )
     response = await gql(client, query, token=hs256_token("u"))
-    assert response.status_code == 400
     assert limit_of(response) == "depth"
 
 
@@ -62,7 +51,6 @@ async def test_too_many_aliases_is_400(make_client: ClientFactory) -> None:
     client = await make_client(graphql_max_aliases=2)
     query = "{ a: me { id } b: me { id } c: me { id } }"
     response = await gql(client, query, token=hs256_token("u"))
-    assert response.status_code == 400
     assert limit_of(response) == "aliases"
     assert response.json()["errors"][0]["message"] == "3 aliases found. Allowed: 2"
 
@@ -76,7 +64,6 @@ async def test_too_many_tokens_is_400_even_for_legacy_json_clients(
     response = await gql(
         client, query, token=hs256_token("u"), headers={"accept": "application/json"}
     )
-    assert response.status_code == 400
     assert limit_of(response) == "tokens"
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,10 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from taskql.http.observability import MAX_OPERATION_LABELS
 from taskql.logs import JsonFormatter
-from tests.conftest import TEST_SECRET, hs256_token
-from tests.graphql import gql
-from tests.hardening.conftest import ClientFactory
-from tests.local import free_port
+from tests.support.apps import ClientFactory
+from tests.support.graphql import gql
+from tests.support.jwks import JwksServer
+from tests.support.network import free_port
+from tests.support.tokens import TEST_SECRET, hs256_token
 
 LIST = 'query ListTasks { tasks(userId: "u") { total } }'
 
@@ -136,34 +134,10 @@ async def test_metrics_can_be_turned_off(make_client: ClientFactory) -> None:
     assert (await client.get("/metrics")).status_code == 404
 
 
-@pytest.fixture
-def jwks_endpoint() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = b'{"keys": []}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_jwks_refreshes_are_counted_by_result(
-    make_client: ClientFactory, jwks_endpoint: str
+    make_client: ClientFactory, jwks_server: JwksServer
 ) -> None:
-    up = await make_client(better_auth_url=jwks_endpoint, better_auth_secret=TEST_SECRET)
+    up = await make_client(better_auth_url=jwks_server.base_url, better_auth_secret=TEST_SECRET)
     down = await make_client(
         better_auth_url=f"http://127.0.0.1:{free_port()}", better_auth_secret=TEST_SECRET
     )

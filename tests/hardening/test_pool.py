@@ -9,8 +9,10 @@ from sqlalchemy import event, text
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
 
+import db.pool
 from db.pool import FairAsyncPool, FairQueue
 from db.session import Database, PoolOptions
+from tests.support.timing import FakeClock
 
 
 @pytest.mark.parametrize(("queue_class", "fair"), [(FairQueue, True), (AsyncAdaptedQueue, False)])
@@ -19,7 +21,7 @@ async def test_a_returned_connection_goes_to_the_waiter_not_to_a_newcomer(
 ) -> None:
     queue = queue_class(maxsize=1)
     waiter = asyncio.create_task(greenlet_spawn(queue.get, True, 2.0))
-    await asyncio.sleep(0.01)  # the waiter is queued
+    await asyncio.sleep(0)  # one turn of the loop: the waiter runs until it waits, queued
     queue.put_nowait("connection")
     # A request arriving now, before the woken waiter has run, asks without waiting:
     if fair:
@@ -53,9 +55,13 @@ async def test_a_waiter_that_gives_up_does_not_lose_the_connection(postgres_url:
         await database.dispose()
 
 
-async def test_overflow_connections_are_reused_then_closed_once_idle(postgres_url: str) -> None:
+async def test_overflow_connections_are_reused_then_closed_once_idle(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Load around the pool size must not open a connection per request (it did: about 15 new
     PostgreSQL backends a second under 32 clients); a quieter load gives the extra ones back."""
+    clock = FakeClock()  # the pool's idle times: 0.5 s pass when the test says, never by chance
+    monkeypatch.setattr(db.pool, "time", clock)
     database = Database(postgres_url, PoolOptions(size=1, max_overflow=2, overflow_idle=0.5))
     pool = database.engine.sync_engine.pool
     connects = 0
@@ -78,7 +84,7 @@ async def test_overflow_connections_are_reused_then_closed_once_idle(postgres_ur
         assert connects == 3 and len(pids) == 3
         assert pool.checkedin() == 3 and database.connections_in_use() == 0
 
-        await asyncio.sleep(0.6)
+        clock.advance(0.6)
         kept = await hold()  # the newest idle one is handed out; the two idle ones are closed
         assert pool.checkedin() == 1 and kept in pids
         async with database.engine.connect() as connection:

@@ -10,9 +10,11 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import hs256_token
-from tests.graphql import codes, gql
-from tests.hardening.conftest import ClientFactory
+from tests.support.apps import ClientFactory
+from tests.support.graphql import codes, gql
+from tests.support.processes import ServerProcess
+from tests.support.timing import eventually
+from tests.support.tokens import hs256_token
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 CREATE = """
@@ -219,7 +221,7 @@ async def test_an_exception_in_the_context_loader_is_the_masked_json_500(
 
 
 async def test_a_client_that_hangs_up_mid_body_is_logged_as_499_not_as_an_error(
-    live: Any,
+    live: ServerProcess,
 ) -> None:
     mark = live.log_mark()
     reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
@@ -228,14 +230,16 @@ async def test_a_client_that_hangs_up_mid_body_is_logged_as_499_not_as_an_error(
         b"Content-Length: 100\r\n\r\n" + b'{"query": "'
     )
     await writer.drain()
+    # On purpose: time for the server to take up the request (nothing a client sees says when),
+    # so that it is the body, not the connection, that is cut short.
     await asyncio.sleep(0.2)
     writer.close()
     await writer.wait_closed()
-    for _ in range(50):
-        records = [r for r in live.log_records(mark) if r.get("logger") == "taskql.access"]
-        if records:
-            break
-        await asyncio.sleep(0.1)
-    [record] = records
+
+    def access_records() -> list[dict[str, Any]]:
+        return [r for r in live.log_records(mark) if r.get("logger") == "taskql.access"]
+
+    await eventually(lambda: bool(access_records()), within=5, message="no access log line")
+    [record] = access_records()
     assert record["status"] == 499
     assert not [r for r in live.log_records(mark) if r.get("level") == "error"]

@@ -15,19 +15,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import hs256_token
-from tests.hardening import live_server
-from tests.hardening.live_server import LiveServer
-from tests.subscriptions.live import Tasks, ws_client
+from tests.support.apps import make_settings
+from tests.support.databases import sqlite_url
+from tests.support.graphql import Tasks
+from tests.support.processes import ServerProcess
+from tests.support.taskql_serve import taskql_serve
+from tests.support.tokens import hs256_token
+from tests.support.websocket import ws_client
 
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 TIMEOUT = 1.0  # HTTP_HEADER_TIMEOUT_SECONDS and HTTP_BODY_TIMEOUT_SECONDS
 MARGIN = 2.0
 TYPENAME = b'{"query": "{ __typename }"}'
 
 
 @pytest.fixture(scope="module")
-def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server.running(
+def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with taskql_serve(
         postgres_url,
         tmp_path_factory.mktemp("slow-clients"),
         HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT),
@@ -36,16 +40,7 @@ def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield running
 
 
-@pytest.fixture(autouse=True)
-def no_server_errors(server: LiveServer) -> Iterator[None]:
-    mark = server.log_mark()
-    yield
-    records = server.log_records(mark)
-    assert not [r for r in records if r["level"] in ("error", "critical")], records
-    assert not [r for r in records if r.get("status", 0) >= 500], records
-
-
-def connect(server: LiveServer) -> socket.socket:
+def connect(server: ServerProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=5)
 
 
@@ -100,7 +95,7 @@ def post_head(length: int) -> bytes:
 
 
 def test_a_connection_that_never_sends_a_byte_is_closed_quietly_after_the_header_timeout(
-    server: LiveServer,
+    server: ServerProcess,
 ) -> None:
     with connect(server) as sock:
         opened = time.monotonic()
@@ -108,31 +103,31 @@ def test_a_connection_that_never_sends_a_byte_is_closed_quietly_after_the_header
         assert time.monotonic() - opened > TIMEOUT * 0.8
 
 
-def test_half_a_request_line_is_answered_408_and_closed(server: LiveServer) -> None:
+def test_half_a_request_line_is_answered_408_and_closed(server: ServerProcess) -> None:
     with connect(server) as sock:
         sock.sendall(b"GET /heal")
         assert_timed_out(until_closed(sock, TIMEOUT + MARGIN))
 
 
-def test_a_head_without_its_blank_line_is_answered_408_and_closed(server: LiveServer) -> None:
+def test_a_head_without_its_blank_line_is_answered_408_and_closed(server: ServerProcess) -> None:
     with connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: taskql.test\r\n")
         assert_timed_out(until_closed(sock, TIMEOUT + MARGIN))
 
 
-def test_a_declared_body_that_never_comes_is_answered_408_and_closed(server: LiveServer) -> None:
+def test_a_declared_body_that_never_comes_is_answered_408_and_closed(server: ServerProcess) -> None:
     with connect(server) as sock:
         sock.sendall(post_head(100))
         assert_timed_out(until_closed(sock, TIMEOUT + MARGIN))
 
 
-def test_a_body_that_stops_halfway_is_answered_408_and_closed(server: LiveServer) -> None:
+def test_a_body_that_stops_halfway_is_answered_408_and_closed(server: ServerProcess) -> None:
     with connect(server) as sock:
         sock.sendall(post_head(len(TYPENAME)) + TYPENAME[:10])
         assert_timed_out(until_closed(sock, TIMEOUT + MARGIN))
 
 
-def test_a_slow_but_steady_body_is_answered_not_cut_off(server: LiveServer) -> None:
+def test_a_slow_but_steady_body_is_answered_not_cut_off(server: ServerProcess) -> None:
     body = TYPENAME + b" " * 20
     pieces = [body[start : start + 8] for start in range(0, len(body), 8)]
     with connect(server) as sock:
@@ -148,18 +143,18 @@ def test_a_slow_but_steady_body_is_answered_not_cut_off(server: LiveServer) -> N
     assert json.loads(answer) == {"data": {"__typename": "Query"}}
 
 
-def test_a_head_sent_slowly_but_within_the_timeout_is_answered(server: LiveServer) -> None:
+def test_a_head_sent_slowly_but_within_the_timeout_is_answered(server: ServerProcess) -> None:
     head = b"GET /healthz HTTP/1.1\r\nHost: taskql.test\r\nConnection: close\r\n\r\n"
     with connect(server) as sock:
         for start in range(0, len(head), len(head) // 3 + 1):
             sock.sendall(head[start : start + len(head) // 3 + 1])
-            time.sleep(TIMEOUT * 0.2)
+            time.sleep(TIMEOUT * 0.2)  # on purpose: a slow client, within the timeout
         status, _, _ = response(until_closed(sock, MARGIN))
     assert status == 200
 
 
 def test_an_idle_kept_alive_connection_is_kept_and_its_next_head_is_timed(
-    server: LiveServer,
+    server: ServerProcess,
 ) -> None:
     with connect(server) as sock:
         assert healthz(sock) == 200
@@ -169,13 +164,13 @@ def test_an_idle_kept_alive_connection_is_kept_and_its_next_head_is_timed(
         assert_timed_out(until_closed(sock, TIMEOUT + MARGIN))
 
 
-async def test_a_websocket_subscription_outlives_the_header_timeout(server: LiveServer) -> None:
+async def test_a_websocket_subscription_outlives_the_header_timeout(server: ServerProcess) -> None:
     token = hs256_token("slow-socket")
     url = f"ws://127.0.0.1:{server.port}/graphql"
     async with ws_client(url) as client, httpx.AsyncClient(base_url=server.url) as http:
         assert await client.init({"Authorization": f"Bearer {token}"}) == {"type": "connection_ack"}
         await client.subscribe("slow-socket")
-        await asyncio.sleep(TIMEOUT * 2.5)
+        await asyncio.sleep(TIMEOUT * 2.5)  # on purpose: well past the header timeout
         await client.send({"type": "ping"})
         assert await client.receive() == {"type": "pong"}
         task = await Tasks(http, token, "slow-socket").create("after the header timeout")
@@ -184,13 +179,8 @@ async def test_a_websocket_subscription_outlives_the_header_timeout(server: Live
 
 
 def test_the_header_and_body_timeouts_are_settings(tmp_path: Path) -> None:
-    from tests.conftest import make_settings
-
-    settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path}/t.db",
-        http_header_timeout_seconds=2.5,
-        http_body_timeout_seconds=4,
-    )
+    url = sqlite_url(tmp_path / "t.db")
+    settings = make_settings(url, http_header_timeout_seconds=2.5, http_body_timeout_seconds=4)
     assert (settings.http_header_timeout_seconds, settings.http_body_timeout_seconds) == (2.5, 4)
     with pytest.raises(ValueError, match="greater than 0"):
-        make_settings(f"sqlite+aiosqlite:///{tmp_path}/t.db", http_header_timeout_seconds=0)
+        make_settings(url, http_header_timeout_seconds=0)

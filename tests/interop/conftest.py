@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.better_auth import BetterAuthIssuer, ensure_installed
+from tests.support.better_auth import BetterAuthIssuer, ensure_installed
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jose import jwk
 
-from tests.auth.apps import AppFactory, RunningApp, b64json, unauthenticated
-from tests.auth.local_issuer import LocalKey, hmac_token
-from tests.conftest import TEST_SECRET
-from tests.interop.better_auth import BetterAuthIssuer, decode_unverified
+from tests.support.apps import AppFactory, RunningApp
+from tests.support.better_auth import BetterAuthIssuer
+from tests.support.graphql import unauthenticated
+from tests.support.tokens import TEST_SECRET, LocalKey, b64json, decode_unverified, hmac_token
 
 pytestmark = pytest.mark.interop
 
@@ -96,22 +96,27 @@ def public_key_secrets(public_jwk: dict[str, Any]) -> dict[str, bytes]:
     return forms
 
 
+def hs256_with_the_public_key(real: Real) -> list[tuple[str, str]]:
+    """(form, token): the real claims signed HS256 with each public form, kid-less or not."""
+    return [
+        (form, hmac_token(header, real.claims, secret))
+        for form, secret in public_key_secrets(real.public_jwk).items()
+        for header in ({"alg": "HS256"}, {"alg": "HS256", "kid": real.header["kid"]})
+    ]
+
+
 async def test_hs256_signed_with_the_jwks_public_key_is_refused_in_jwks_only_mode(
     real: Real, jwks_only: RunningApp
 ) -> None:
-    for form, secret in public_key_secrets(real.public_jwk).items():
-        for header in ({"alg": "HS256"}, {"alg": "HS256", "kid": real.header["kid"]}):
-            token = hmac_token(header, real.claims, secret)
-            assert unauthenticated(await jwks_only.me(token)) == NOT_ALLOWED, form
+    for form, token in hs256_with_the_public_key(real):
+        assert unauthenticated(await jwks_only.me(token)) == NOT_ALLOWED, form
 
 
 async def test_hs256_signed_with_the_jwks_public_key_is_refused_next_to_a_secret(
     real: Real, both_sources: RunningApp
 ) -> None:
-    for form, secret in public_key_secrets(real.public_jwk).items():
-        for header in ({"alg": "HS256"}, {"alg": "HS256", "kid": real.header["kid"]}):
-            token = hmac_token(header, real.claims, secret)
-            assert unauthenticated(await both_sources.me(token)) == BAD_SIGNATURE, form
+    for form, token in hs256_with_the_public_key(real):
+        assert unauthenticated(await both_sources.me(token)) == BAD_SIGNATURE, form
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", ""])

@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.auth.apps import CREATE, TASKS, AppFactory, RunningApp, unauthenticated
-from tests.graphql import codes
-from tests.interop.better_auth import ALGORITHMS, BetterAuthIssuer, Session, decode_unverified
+from tests.support.apps import AppFactory, RunningApp
+from tests.support.better_auth import ALGORITHMS, BetterAuthIssuer, Session
+from tests.support.graphql import codes, unauthenticated
+from tests.support.operations import CREATE_TASK, LIST_TASKS
+from tests.support.tokens import decode_unverified
 
 pytestmark = pytest.mark.interop
 
@@ -27,14 +29,15 @@ async def jwks_mode(
 
 
 async def create_task(taskql: RunningApp, token: str, user_id: str, title: str) -> dict[str, str]:
-    response = await taskql.query(CREATE, {"userId": user_id, "title": title}, token=token)
+    variables = {"userId": user_id, "input": {"title": title}}
+    response = await taskql.query(CREATE_TASK, variables, token=token)
     assert response.status_code == 200, response.text
     task: dict[str, str] = response.json()["data"]["createTask"]
     return task
 
 
 async def task_titles(taskql: RunningApp, token: str, user_id: str) -> list[str]:
-    response = await taskql.query(TASKS, {"userId": user_id}, token=token)
+    response = await taskql.query(LIST_TASKS, {"userId": user_id}, token=token)
     assert response.status_code == 200, response.text
     items = response.json()["data"]["tasks"]["items"]
     assert {item["userId"] for item in items} <= {user_id}
@@ -83,8 +86,8 @@ async def check_two_users_are_isolated(taskql: RunningApp, alice: Session, bob: 
     assert await task_titles(taskql, bob_token, bob.user_id) == ["bob: buy milk", "bob: call mum"]
 
     for query, variables in (
-        (TASKS, {"userId": bob.user_id}),
-        (CREATE, {"userId": bob.user_id, "title": "planted by alice"}),
+        (LIST_TASKS, {"userId": bob.user_id}),
+        (CREATE_TASK, {"userId": bob.user_id, "input": {"title": "planted by alice"}}),
     ):
         response = await taskql.query(query, variables, token=alice_token)
         assert response.status_code == 403, response.text

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.subscriptions.live import LiveServer, serve
-
-Start = Callable[..., Awaitable[LiveServer]]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """Authentication and transport tests do not depend on the database: SQLite only."""
-    target = tmp_path / "taskql.db"
-    shutil.copy(sqlite_template, target)
-    return f"sqlite+aiosqlite:///{target}"
+from tests.support.apps import factory
+from tests.support.live import LiveServer, Start, serve
 
 
 @pytest.fixture
 async def start(sqlite_url: str) -> AsyncIterator[Start]:
-    """`await start(database_url=..., **settings)`: servers that stop when the test ends."""
-    async with AsyncExitStack() as stack:
+    """`await start(database_url=..., **settings)`: servers that stop when the test ends.
 
-        async def run(database_url: str | None = None, **overrides: Any) -> LiveServer:
-            settings = make_settings(database_url or sqlite_url, **overrides)
-            return await stack.enter_async_context(serve(settings))
-
+    Authentication and transport do not depend on the database: SQLite unless a test says.
+    """
+    async with factory(serve, lambda: sqlite_url) as run:
         yield run
 
 

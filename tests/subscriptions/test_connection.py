@@ -10,9 +10,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from resolvers.events import ChangeKind, TaskChange
-from tests.conftest import hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import subscribed, ws_client
+from tests.support.live import Start
+from tests.support.tokens import hs256_token
+from tests.support.websocket import subscribed, ws_client
 
 
 @pytest.mark.parametrize(

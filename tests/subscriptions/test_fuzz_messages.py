@@ -15,33 +15,28 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import TASK_EVENTS, LiveServer, WSClient, ws_client
+from tests.support.live import LiveServer, Start
+from tests.support.strategies import any_json
+from tests.support.timing import eventually
+from tests.support.tokens import hs256_token
+from tests.support.websocket import TASK_EVENTS, WSClient, ws_client
 
 # Close codes a client may earn by what it sends (SPEC §7 and the protocol's own).
 EARNED = {4400, 4401, 4403, 4409, 4429}
 USER, TOKEN = "<user>", "<token>"  # stand for each example's own user and token
 WAIT = 5.0
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
+json_values = any_json(text=8, keys=8, items=3, leaves=8)
 ids = st.sampled_from(["1", "2", "x"]) | st.text(min_size=1, max_size=150)
-documents = st.sampled_from(
-    [
-        TASK_EVENTS,
-        'subscription { taskEvents(userId: "someone-else") { type } }',
-        "{ me { id } }",
-        'mutation { deleteTask(userId: "<user>", id: 1) }',
-        "subscription {",
-        "",
-    ]
-) | st.text(max_size=40)
+DOCUMENTS = [
+    TASK_EVENTS,
+    'subscription { taskEvents(userId: "someone-else") { type } }',
+    "{ me { id } }",
+    'mutation { deleteTask(userId: "<user>", id: 1) }',
+    "subscription {",
+    "",
+]
+documents = st.sampled_from(DOCUMENTS) | st.text(max_size=40)
 payloads = st.fixed_dictionaries(
     {"query": documents},
     optional={
@@ -136,13 +131,14 @@ def _is_ping(frame: str | bytes) -> bool:
 
 async def admitted_eventually(server: LiveServer, token: str) -> None:
     """A fresh socket of the same user is acked (its last one may still be shutting down)."""
-    for _ in range(50):
+
+    async def admitted() -> bool:
         async with ws_client(server) as client:
-            answer = await client.init({"token": token})
-        if answer == {"type": "connection_ack"}:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the user's place was never given back")
+            return await client.init({"token": token}) == {"type": "connection_ack"}
+
+    await eventually(
+        admitted, within=WAIT, interval=0.02, message="the user's place was never given back"
+    )
 
 
 @settings(

@@ -5,27 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.interop.better_auth import BetterAuthIssuer, ensure_installed
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import Tasks
-from tests.subscriptions.node_client import SCRIPT
-from tests.subscriptions.node_client import ensure_installed as ensure_client_installed
+from tests.support.better_auth import BetterAuthIssuer, ensure_installed
+from tests.support.graphql import Tasks
+from tests.support.graphql_ws_client import SCRIPT
+from tests.support.graphql_ws_client import ensure_installed as ensure_client_installed
+from tests.support.live import Start
+from tests.support.operations import operation
 
 pytestmark = pytest.mark.interop
-OPERATIONS = Path(__file__).resolve().parents[1] / "contract" / "operations"
-
-
-def front_end_subscription() -> str:
-    """The front end's own operation, with its fragment (tests/contract/operations)."""
-    return "\n".join(
-        (OPERATIONS / name).read_text() for name in ("TaskEvents.graphql", "TaskFields.graphql")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +86,7 @@ async def test_graphql_ws_client_reconnects_after_expiry_until_the_user_signs_ou
     client: NodeClient = await node_client(
         {
             "url": server.ws_url,
-            "query": front_end_subscription(),
+            "query": operation("TaskEvents"),  # the front end's own, with its fragment
             "variables": {"userId": session.user_id},
             "tokenUrl": f"{issuer.url}/api/auth/token",
             "cookie": "; ".join(f"{name}={value}" for name, value in session.cookies.items()),

@@ -11,9 +11,10 @@ from db.models import TaskState
 from resolvers.events import ChangeKind, TaskChange
 from taskql.live import postgres as events_pg
 from taskql.live.postgres import MAX_PAYLOAD_BYTES, decode, encode
-from tests.conftest import hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import Tasks, subscribed
+from tests.support.graphql import Tasks
+from tests.support.live import Start
+from tests.support.tokens import hs256_token
+from tests.support.websocket import subscribed
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

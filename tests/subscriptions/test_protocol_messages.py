@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.auth.apps import AppFactory, unauthenticated
-from tests.conftest import hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import LiveServer, WSClient, subscribed, ws_client
+from tests.support.apps import AppFactory
+from tests.support.graphql import unauthenticated
+from tests.support.live import LiveServer, Start
+from tests.support.tokens import hs256_token
+from tests.support.websocket import WSClient, subscribed, ws_client
 
 INVALID = (4400, "Invalid message received")
 QUERY = 'subscription { taskEvents(userId: "alice") { type } }'

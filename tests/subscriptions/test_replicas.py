@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,70 +18,54 @@ from sqlalchemy import text
 
 from db.session import create_engine
 from taskql.live.postgres import PostgresEventHub
-from tests.conftest import TEST_SECRET, hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import Tasks, WSClient, subscribed, ws_client
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.graphql import Tasks
+from tests.support.live import Start
+from tests.support.paths import REPO
+from tests.support.processes import ServerProcess
+from tests.support.tokens import TEST_SECRET, hs256_token
+from tests.support.websocket import WSClient, subscribed, ws_client
 
 
 @contextlib.contextmanager
-def replica(database_url: str, workdir: Path) -> Iterator[str]:
+def replica(database_url: str, workdir: Path, name: str) -> Iterator[str]:
     """`uvicorn taskql.app:create_app` in its own process, on a socket bound here (no port race)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BETTER_AUTH_SECRET": TEST_SECRET,
-        "TASKQL_ENV": "development",
-        "LOG_FORMAT": "text",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "taskql.app:create_app",
-            "--factory",
-            "--fd",
-            str(listener.fileno()),
-            "--log-level",
-            "warning",
-        ],
+    argv = [sys.executable, "-m", "uvicorn", "taskql.app:create_app", "--factory"]
+    server = ServerProcess(
+        name,
+        [*argv, "--fd", str(listener.fileno()), "--log-level", "warning"],
+        port=port,
         cwd=workdir,
-        env={**env, "PYTHONPATH": str(REPO)},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "BETTER_AUTH_SECRET": TEST_SECRET,
+            "TASKQL_ENV": "development",
+            "LOG_FORMAT": "text",
+            "PYTHONPATH": str(REPO),
+        },
+        log_dir=workdir,
+        ready_path="/readyz",
         pass_fds=[listener.fileno()],
-        stdin=subprocess.DEVNULL,
     )
-    listener.close()
+    try:
+        server.start()
+    finally:
+        listener.close()  # the child holds its own copy
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-async def ready(address: str) -> None:
-    deadline = time.monotonic() + 20
-    async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get(f"http://{address}/readyz")).status_code == 200:
-                    return
-            assert time.monotonic() < deadline, f"taskql at {address} never became ready"
-            await asyncio.sleep(0.1)
+        server.stop(timeout=10)
 
 
 @pytest.fixture
 async def two_replicas(clean_postgres: str, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
-    with replica(clean_postgres, tmp_path) as one, replica(clean_postgres, tmp_path) as two:
-        await asyncio.gather(ready(one), ready(two))
+    with (
+        replica(clean_postgres, tmp_path, "one") as one,
+        replica(clean_postgres, tmp_path, "two") as two,
+    ):
         yield one, two
 
 

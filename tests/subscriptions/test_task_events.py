@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from db.session import create_engine
-from tests.conftest import hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import LiveServer, Tasks, WSClient, subscribed, ws_client
+from tests.support.graphql import Tasks
+from tests.support.live import LiveServer, Start
+from tests.support.tokens import hs256_token
+from tests.support.websocket import WSClient, subscribed, ws_client
 
 HttpFor = Callable[[LiveServer], httpx.AsyncClient]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_SECRET, hs256_token
-from tests.subscriptions.conftest import Start
-from tests.subscriptions.live import Tasks
+from tests.support.graphql import Tasks
+from tests.support.live import Start
+from tests.support.tokens import TEST_SECRET, hs256_token
 
 TASKQL = str(Path(sys.executable).with_name("taskql"))
 

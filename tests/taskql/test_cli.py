@@ -6,16 +6,15 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from jose import jwt
 
 from schema.sdl import schema_sdl
-from tests.local import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.network import free_port
+from tests.support.paths import REPO
+from tests.support.processes import ServerProcess, run_python, run_taskql
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -26,45 +25,19 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def taskql(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return python("-m", "taskql", *args, cwd=cwd, env=env)
-
-
-def python(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_taskql(*args, cwd=cwd, env=env, timeout=60)
 
 
 def test_serve_on_a_bare_directory_writes_a_secret_migrates_sqlite_and_answers(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "taskql", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    argv = [sys.executable, "-m", "taskql", "serve", "--port", str(port)]
+    server = ServerProcess(
+        "serve", argv, port=port, cwd=tmp_path, env=clean_env(), log_dir=tmp_path / "logs"
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.post(
-                    f"http://127.0.0.1:{port}/graphql", json={"query": "{__typename}"}, timeout=2
-                )
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.communicate()[1]
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with server:
+        answer = httpx.post(f"{server.url}/graphql", json={"query": "{__typename}"}, timeout=5)
         assert answer.json() == {"data": {"__typename": "Query"}}
 
         env_file = tmp_path / ".env"
@@ -80,17 +53,15 @@ def test_serve_on_a_bare_directory_writes_a_secret_migrates_sqlite_and_answers(
         token = minted.stdout.strip()
         assert jwt.decode(token, secret, algorithms=["HS256"])["sub"] == "cli-user"
         me = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
+            f"{server.url}/graphql",
             json={"query": "{ me { id name } }"},
             headers={"authorization": f"Bearer {token}"},
             timeout=5,
         )
         assert me.json() == {"data": {"me": {"id": "cli-user", "name": "Cli"}}}
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=15)
-    assert "wrote a random BETTER_AUTH_SECRET to .env" in stderr
-    assert secret not in stderr
+    output = server.log_text()  # what serve wrote to stdout and stderr
+    assert "wrote a random BETTER_AUTH_SECRET to .env" in output
+    assert secret not in output
 
 
 def test_existing_secret_in_env_file_is_never_overwritten(tmp_path: Path) -> None:
@@ -121,11 +92,11 @@ def test_invalid_settings_stop_startup_with_a_clear_message(tmp_path: Path) -> N
 def test_export_schema_check_passes_when_current_and_fails_when_stale(tmp_path: Path) -> None:
     current = tmp_path / "current.graphql"
     current.write_text(schema_sdl())
-    ok = taskql("export-schema", "--check", "--path", str(current), cwd=ROOT, env=clean_env())
+    ok = taskql("export-schema", "--check", "--path", str(current), cwd=REPO, env=clean_env())
     assert ok.returncode == 0, ok.stderr
     stale = tmp_path / "stale.graphql"
     stale.write_text(schema_sdl().replace("completed: Boolean!", "done: Boolean!"))
-    bad = taskql("export-schema", "--check", "--path", str(stale), cwd=ROOT, env=clean_env())
+    bad = taskql("export-schema", "--check", "--path", str(stale), cwd=REPO, env=clean_env())
     assert bad.returncode == 1
     assert "out of date" in bad.stderr
     assert "+  completed: Boolean!" in bad.stderr
@@ -141,7 +112,7 @@ def test_the_served_app_leaves_its_startup_heap_to_no_collection(tmp_path: Path)
     env = clean_env(
         BETTER_AUTH_SECRET="s" * 40, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db"
     )
-    result = python("-c", probe, cwd=ROOT, env=env)
+    result = run_python("-c", probe, cwd=REPO, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     frozen, applied, threshold = result.stdout.split()
     assert int(frozen) > 50_000  # the schema, the routes and every imported module

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from db.models import TITLE_MAX
 from resolvers import pagination
-from tests.conftest import TokenFactory
-from tests.graphql import gql
-from tests.taskql.operations import CREATE, LIST, TOGGLE
+from tests.support.graphql import gql
+from tests.support.operations import CREATE_TASK, LIST_TASKS, TOGGLE_TASK
+from tests.support.tokens import TokenFactory
 
 ORDERS = ("CREATED_AT_DESC", "CREATED_AT_ASC", "UPDATED_AT_DESC", "TITLE_ASC")
 SORT_FIELD = {
@@ -55,12 +55,12 @@ class Alice:
         return await gql(self.client, query, {"userId": "alice", **variables}, token=self.token)
 
     async def create(self, title: str) -> dict[str, Any]:
-        response = await self.call(CREATE, input={"title": title})
+        response = await self.call(CREATE_TASK, input={"title": title})
         task: dict[str, Any] = response.json()["data"]["createTask"]
         return task
 
     async def page(self, order: str, after: str | None = None, first: int = 20) -> dict[str, Any]:
-        response = await self.call(LIST, orderBy=order, after=after, first=first)
+        response = await self.call(LIST_TASKS, orderBy=order, after=after, first=first)
         body = response.json()
         assert response.status_code == 200 and "errors" not in body, response.text
         page: dict[str, Any] = body["data"]["tasks"]
@@ -84,19 +84,19 @@ def assert_refused(response: httpx.Response) -> None:
 @pytest.mark.parametrize("depth", [1_100, 10_000])
 async def test_deeply_nested_json_in_a_cursor_is_bad_user_input(alice: Alice, depth: int) -> None:
     cursor = b64(f'["CREATED_AT_DESC",{"[" * depth}{"]" * depth},1]')
-    assert_refused(await alice.call(LIST, after=cursor))
+    assert_refused(await alice.call(LIST_TASKS, after=cursor))
 
 
 @pytest.mark.parametrize("task_id", [2**31, 2**63, 10**30])
 async def test_an_id_beyond_the_integer_column_is_bad_user_input(
     alice: Alice, task_id: int
 ) -> None:
-    assert_refused(await alice.call(LIST, after=pack("CREATED_AT_DESC", A_MOMENT, task_id)))
+    assert_refused(await alice.call(LIST_TASKS, after=pack("CREATED_AT_DESC", A_MOMENT, task_id)))
 
 
 @pytest.mark.parametrize("task_id", [0, -1])
 async def test_an_id_that_is_not_positive_is_bad_user_input(alice: Alice, task_id: int) -> None:
-    assert_refused(await alice.call(LIST, after=pack("CREATED_AT_DESC", A_MOMENT, task_id)))
+    assert_refused(await alice.call(LIST_TASKS, after=pack("CREATED_AT_DESC", A_MOMENT, task_id)))
 
 
 @pytest.mark.parametrize(
@@ -110,11 +110,13 @@ async def test_an_id_that_is_not_positive_is_bad_user_input(alice: Alice, task_i
 async def test_a_timestamp_that_overflows_in_utc_is_bad_user_input(
     alice: Alice, order: str, moment: str
 ) -> None:
-    assert_refused(await alice.call(LIST, orderBy=order, after=pack(order, moment, 1)))
+    assert_refused(await alice.call(LIST_TASKS, orderBy=order, after=pack(order, moment, 1)))
 
 
 async def test_a_nul_in_a_title_boundary_is_bad_user_input(alice: Alice) -> None:
-    response = await alice.call(LIST, orderBy="TITLE_ASC", after=pack("TITLE_ASC", "a\x00b", 1))
+    response = await alice.call(
+        LIST_TASKS, orderBy="TITLE_ASC", after=pack("TITLE_ASC", "a\x00b", 1)
+    )
     assert_refused(response)
 
 
@@ -122,7 +124,7 @@ async def test_a_nul_in_a_title_boundary_is_bad_user_input(alice: Alice) -> None
 async def test_a_lone_surrogate_in_a_title_boundary_is_bad_user_input(
     alice: Alice, title: str
 ) -> None:
-    response = await alice.call(LIST, orderBy="TITLE_ASC", after=pack("TITLE_ASC", title, 1))
+    response = await alice.call(LIST_TASKS, orderBy="TITLE_ASC", after=pack("TITLE_ASC", title, 1))
     assert_refused(response)
 
 
@@ -131,7 +133,7 @@ async def test_a_title_boundary_longer_than_any_title_is_bad_user_input(
     alice: Alice, length: int
 ) -> None:
     cursor = pack("TITLE_ASC", "x" * length, 1)
-    assert_refused(await alice.call(LIST, orderBy="TITLE_ASC", after=cursor))
+    assert_refused(await alice.call(LIST_TASKS, orderBy="TITLE_ASC", after=cursor))
 
 
 REAL = pack("CREATED_AT_DESC", A_MOMENT, 7)
@@ -168,7 +170,7 @@ QUESTIONS = pack("TITLE_ASC", "???>", 7)  # its base64 holds both - and _
 async def test_a_cursor_in_any_form_but_the_one_the_api_writes_is_bad_user_input(
     alice: Alice, order: str, cursor: str
 ) -> None:
-    assert_refused(await alice.call(LIST, orderBy=order, after=cursor))
+    assert_refused(await alice.call(LIST_TASKS, orderBy=order, after=cursor))
 
 
 TRICKY_TITLES = [
@@ -185,7 +187,7 @@ TRICKY_TITLES = [
 async def seed(alice: Alice, titles: list[str]) -> None:
     tasks = [await alice.create(title) for title in titles]
     for task in tasks[::2]:
-        await alice.call(TOGGLE, id=task["id"])
+        await alice.call(TOGGLE_TASK, id=task["id"])
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -355,7 +357,7 @@ async def test_any_cursor_gives_a_correct_page_or_bad_user_input_never_a_server_
         ),
         label="cursor",
     )
-    response = await seeded.alice.call(LIST, orderBy=order, after=cursor, first=first)
+    response = await seeded.alice.call(LIST_TASKS, orderBy=order, after=cursor, first=first)
     assert response.status_code == 200, response.text
     body = response.json()
     if "errors" in body:

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
 
-from taskql.app import create_app
 from taskql.http.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
-from taskql.settings import Settings
-from tests.conftest import hs256_token, make_settings
-from tests.local import CHROMIUM, CHROMIUM_ARGS
+from tests.support.apps import make_settings, running_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.live import serve
+from tests.support.paths import OUTPUT
+from tests.support.tokens import hs256_token
 
 BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "graphiql.png"
+SCREENSHOT = OUTPUT / "graphiql.png"
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
@@ -69,20 +64,9 @@ def recorded_integrity() -> dict[str, str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    shutil.copy(sqlite_template, tmp_path / "taskql.db")
-    return f"sqlite+aiosqlite:///{tmp_path / 'taskql.db'}"
-
-
-async def client_for(settings: Settings) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(settings))
-    return httpx.AsyncClient(transport=transport, base_url="http://taskql.test")
-
-
-@pytest.fixture
 async def ide_client(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(make_settings(sqlite_url)) as client:
-        yield client
+    async with running_app(make_settings(sqlite_url)) as taskql:
+        yield taskql.client
 
 
 async def test_browser_get_serves_graphiql_with_a_strict_csp(
@@ -152,7 +136,8 @@ def test_headers_persist_only_when_the_operator_turns_it_on() -> None:
 
 
 async def test_graphiql_off_serves_no_ide(sqlite_url: str) -> None:
-    async with await client_for(make_settings(sqlite_url, graphiql=False)) as client:
+    async with running_app(make_settings(sqlite_url, graphiql=False)) as taskql:
+        client = taskql.client
         page = await client.get("/graphql", headers={"accept": BROWSER_HTML})
         asset = await client.get("/graphql/static/graphiql.min.js")
     assert page.status_code == 404
@@ -160,29 +145,11 @@ async def test_graphiql_off_serves_no_ide(sqlite_url: str) -> None:
     assert asset.status_code == 404
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
-def live_server(sqlite_url: str) -> Iterator[str]:
-    """taskql under uvicorn on a free local port, in a thread with its own event loop."""
-    app: FastAPI = create_app(make_settings(sqlite_url))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    sock = free_socket()
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+async def live_server(sqlite_url: str) -> AsyncIterator[str]:
+    """taskql under uvicorn on a free local port, in this event loop."""
+    async with serve(make_settings(sqlite_url)) as server:
+        yield server.http_url
 
 
 CSP_LISTENER = """

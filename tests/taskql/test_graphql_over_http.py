@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from taskql.app import create_app
-from tests.conftest import TokenFactory, make_settings
-from tests.graphql import codes, gql
+from tests.support.apps import make_settings, running_app
+from tests.support.graphql import codes, gql
+from tests.support.network import free_port
+from tests.support.tokens import TokenFactory
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -119,21 +118,12 @@ async def test_request_id_is_echoed_or_made_up(client: httpx.AsyncClient) -> Non
     assert len(made.headers["x-request-id"]) == 32
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_unreachable_database_is_503_with_retry_after(token: TokenFactory) -> None:
-    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/test"
-    app: FastAPI = create_app(make_settings(url, db_connect_timeout_seconds=1))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await gql(client, '{ tasks(userId: "u") { total } }', token=token("u"))
-            ready = await client.get("/readyz")
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/test"  # nobody listens there
+    async with running_app(make_settings(url, db_connect_timeout_seconds=1)) as taskql:
+        client = taskql.client
+        response = await gql(client, '{ tasks(userId: "u") { total } }', token=token("u"))
+        ready = await client.get("/readyz")
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert codes(response) == ["SERVICE_UNAVAILABLE"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,12 +10,12 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
-from db.session import create_engine
-from tests.conftest import hs256_token
-from tests.graphql import codes, gql
-from tests.taskql.operations import CREATE, DELETE, GET, LIST, TOGGLE, UPDATE
+from tests.support.apps import make_settings, running_app
+from tests.support.databases import truncate_tasks
+from tests.support.graphql import codes, gql
+from tests.support.operations import LIST_TASKS, operation
+from tests.support.tokens import hs256_token
 
 USERS = ("ann", "ben", "cat")
 TOKENS = {user: hs256_token(user) for user in USERS}
@@ -43,14 +44,16 @@ steps = st.builds(
 
 async def apply(client: httpx.AsyncClient, step: Step, ids: list[int]) -> httpx.Response:
     target = str(ids[step.pick % len(ids)]) if ids else "1"
-    query, variables = {
-        "create": (CREATE, {"input": {"title": step.title}}),
-        "update": (UPDATE, {"id": target, "input": {"title": step.title}}),
-        "toggle": (TOGGLE, {"id": target}),
-        "delete": (DELETE, {"id": target}),
-        "get": (GET, {"id": target}),
-    }[step.kind]
-    return await gql(client, query, {"userId": step.claimed, **variables}, token=TOKENS[step.actor])
+    by_kind: dict[str, tuple[str, dict[str, Any]]] = {  # the front end's operation per kind
+        "create": ("CreateTask", {"input": {"title": step.title}}),
+        "update": ("UpdateTask", {"id": target, "input": {"title": step.title}}),
+        "toggle": ("ToggleTaskComplete", {"id": target}),
+        "delete": ("DeleteTask", {"id": target}),
+        "get": ("GetTask", {"id": target}),
+    }
+    name, variables = by_kind[step.kind]
+    variables = {"userId": step.claimed, **variables}
+    return await gql(client, operation(name), variables, token=TOKENS[step.actor])
 
 
 def expected(
@@ -69,15 +72,9 @@ def expected(
 
 
 @pytest.fixture
-async def postgres_client(clean_postgres: str) -> Any:
-    from taskql.app import create_app
-    from tests.conftest import make_settings
-
-    app = create_app(make_settings(clean_postgres))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client, clean_postgres
+async def postgres_client(clean_postgres: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    async with running_app(make_settings(clean_postgres)) as taskql:
+        yield taskql.client, clean_postgres
 
 
 @settings(
@@ -85,13 +82,10 @@ async def postgres_client(clean_postgres: str) -> Any:
 )
 @given(sequence=st.lists(steps, min_size=1, max_size=15))
 async def test_users_only_ever_see_their_own_tasks(
-    postgres_client: Any, sequence: list[Step]
+    postgres_client: tuple[httpx.AsyncClient, str], sequence: list[Step]
 ) -> None:
     client, url = postgres_client
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE tasks RESTART IDENTITY"))
-    await engine.dispose()
+    await truncate_tasks(url)  # each example starts from nothing
 
     model: dict[int, dict[str, Any]] = {}
     ids: list[int] = []
@@ -122,7 +116,9 @@ async def test_users_only_ever_see_their_own_tasks(
             else:
                 assert data["task"] == model[target]  # type: ignore[index]
         for user in USERS:
-            listing = await gql(client, LIST, {"userId": user, "first": 100}, token=TOKENS[user])
+            listing = await gql(
+                client, LIST_TASKS, {"userId": user, "first": 100}, token=TOKENS[user]
+            )
             page = listing.json()["data"]["tasks"]
             mine = {task_id: row for task_id, row in model.items() if row["userId"] == user}
             assert page["total"] == len(mine)

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TokenFactory
-from tests.graphql import gql
-from tests.taskql.operations import CREATE, LIST
+from tests.support.graphql import gql
+from tests.support.operations import CREATE_TASK, LIST_TASKS
+from tests.support.tokens import TokenFactory
 
 
 class Alice:
@@ -18,12 +18,12 @@ class Alice:
 
     async def create(self, title: str, description: str | None = None) -> None:
         variables = {"userId": "alice", "input": {"title": title, "description": description}}
-        response = await gql(self.client, CREATE, variables, token=self.token)
+        response = await gql(self.client, CREATE_TASK, variables, token=self.token)
         assert "errors" not in response.json(), response.text
 
     async def found(self, term: str) -> set[str]:
         variables: dict[str, Any] = {"userId": "alice", "filter": {"search": term}, "first": 100}
-        response = await gql(self.client, LIST, variables, token=self.token)
+        response = await gql(self.client, LIST_TASKS, variables, token=self.token)
         body = response.json()
         assert response.status_code == 200 and "errors" not in body, response.text
         return {task["title"] for task in body["data"]["tasks"]["items"]}

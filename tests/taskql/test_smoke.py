@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.graphql import gql
+from tests.support.graphql import gql
 
 
 async def test_typename_answers_without_a_token(client: httpx.AsyncClient) -> None:

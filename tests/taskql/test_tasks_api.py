@@ -7,9 +7,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TokenFactory
-from tests.graphql import codes, gql
-from tests.taskql.operations import CREATE, DELETE, GET, LIST, TOGGLE, UPDATE
+from tests.support.graphql import codes, gql
+from tests.support.operations import (
+    CREATE_TASK,
+    DELETE_TASK,
+    GET_TASK,
+    LIST_TASKS,
+    TOGGLE_TASK,
+    UPDATE_TASK,
+)
+from tests.support.tokens import TokenFactory
 
 
 class Api:
@@ -22,13 +29,13 @@ class Api:
         return await gql(self.client, query, {"userId": self.user, **variables}, token=self.token)
 
     async def create(self, title: str, description: str | None = None) -> dict[str, Any]:
-        response = await self.call(CREATE, input={"title": title, "description": description})
+        response = await self.call(CREATE_TASK, input={"title": title, "description": description})
         assert response.status_code == 200, response.text
         task: dict[str, Any] = response.json()["data"]["createTask"]
         return task
 
     async def list(self, **variables: Any) -> dict[str, Any]:
-        response = await self.call(LIST, **variables)
+        response = await self.call(LIST_TASKS, **variables)
         assert response.status_code == 200, response.text
         page: dict[str, Any] = response.json()["data"]["tasks"]
         return page
@@ -65,10 +72,10 @@ async def test_me_reports_the_token_subject_email_and_name(
 
 async def test_get_returns_own_task_and_not_found_for_others(alice: Api, bob: Api) -> None:
     task = await alice.create("mine")
-    own = await alice.call(GET, id=task["id"])
+    own = await alice.call(GET_TASK, id=task["id"])
     assert own.json()["data"]["task"]["title"] == "mine"
-    foreign = await bob.call(GET, id=task["id"])
-    missing = await bob.call(GET, id="999999")
+    foreign = await bob.call(GET_TASK, id=task["id"])
+    missing = await bob.call(GET_TASK, id="999999")
     for response in (foreign, missing):
         assert response.status_code == 200
         body = response.json()
@@ -92,14 +99,17 @@ async def test_another_users_id_is_forbidden_with_403_and_resolver_does_not_run(
     alice: Api, bob: Api
 ) -> None:
     await bob.create("secret")
-    response = await gql(alice.client, LIST, {"userId": "bob"}, token=alice.token)
+    response = await gql(alice.client, LIST_TASKS, {"userId": "bob"}, token=alice.token)
     assert response.status_code == 403
     body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["message"] == "Access denied. You can only access your own resources."
     assert codes(response) == ["FORBIDDEN"]
     create = await gql(
-        alice.client, CREATE, {"userId": "bob", "input": {"title": "planted"}}, token=alice.token
+        alice.client,
+        CREATE_TASK,
+        {"userId": "bob", "input": {"title": "planted"}},
+        token=alice.token,
     )
     assert create.status_code == 403
     assert (await bob.list())["total"] == 1
@@ -123,7 +133,7 @@ async def test_task_field_for_another_user_is_forbidden_beside_own_data(alice: A
 
 
 async def test_anonymous_task_query_is_401_with_challenge(client: httpx.AsyncClient) -> None:
-    response = await gql(client, LIST, {"userId": "alice"})
+    response = await gql(client, LIST_TASKS, {"userId": "alice"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
     error = response.json()["errors"][0]
@@ -135,7 +145,7 @@ async def test_anonymous_task_query_is_401_with_challenge(client: httpx.AsyncCli
 
 async def test_update_is_partial_and_null_description_clears(alice: Api) -> None:
     task = await alice.create("title", "desc")
-    renamed = (await alice.call(UPDATE, id=task["id"], input={"title": "new"})).json()
+    renamed = (await alice.call(UPDATE_TASK, id=task["id"], input={"title": "new"})).json()
     updated = renamed["data"]["updateTask"]
     assert (updated["title"], updated["description"], updated["completed"]) == (
         "new",
@@ -143,10 +153,10 @@ async def test_update_is_partial_and_null_description_clears(alice: Api) -> None
         False,
     )
     assert updated["updatedAt"] > task["updatedAt"]
-    cleared = (await alice.call(UPDATE, id=task["id"], input={"description": None})).json()
+    cleared = (await alice.call(UPDATE_TASK, id=task["id"], input={"description": None})).json()
     assert cleared["data"]["updateTask"]["description"] is None
     assert cleared["data"]["updateTask"]["title"] == "new"
-    done = (await alice.call(UPDATE, id=task["id"], input={"completed": True})).json()
+    done = (await alice.call(UPDATE_TASK, id=task["id"], input={"completed": True})).json()
     assert done["data"]["updateTask"]["completed"] is True
 
 
@@ -155,30 +165,30 @@ async def test_foreign_update_toggle_delete_are_not_found_and_change_nothing(
 ) -> None:
     task = await alice.create("keep me", "as is")
     for query, extra in (
-        (UPDATE, {"input": {"title": "hijacked"}}),
-        (TOGGLE, {}),
-        (DELETE, {}),
+        (UPDATE_TASK, {"input": {"title": "hijacked"}}),
+        (TOGGLE_TASK, {}),
+        (DELETE_TASK, {}),
     ):
         response = await bob.call(query, id=task["id"], **extra)
         assert response.status_code == 200
         assert codes(response) == ["NOT_FOUND"]
-    after = (await alice.call(GET, id=task["id"])).json()["data"]["task"]
+    after = (await alice.call(GET_TASK, id=task["id"])).json()["data"]["task"]
     assert after == task
 
 
 async def test_toggle_flips_and_moves_updated_at(alice: Api) -> None:
     task = await alice.create("flip")
-    once = (await alice.call(TOGGLE, id=task["id"])).json()["data"]["toggleTaskComplete"]
-    twice = (await alice.call(TOGGLE, id=task["id"])).json()["data"]["toggleTaskComplete"]
+    once = (await alice.call(TOGGLE_TASK, id=task["id"])).json()["data"]["toggleTaskComplete"]
+    twice = (await alice.call(TOGGLE_TASK, id=task["id"])).json()["data"]["toggleTaskComplete"]
     assert (once["completed"], twice["completed"]) == (True, False)
     assert task["updatedAt"] < once["updatedAt"] < twice["updatedAt"]
 
 
 async def test_delete_returns_id_then_task_is_gone(alice: Api) -> None:
     task = await alice.create("bye")
-    deleted = await alice.call(DELETE, id=task["id"])
+    deleted = await alice.call(DELETE_TASK, id=task["id"])
     assert deleted.json() == {"data": {"deleteTask": task["id"]}}
-    again = await alice.call(DELETE, id=task["id"])
+    again = await alice.call(DELETE_TASK, id=task["id"])
     assert codes(again) == ["NOT_FOUND"]
     assert (await alice.list())["total"] == 0
 
@@ -186,13 +196,13 @@ async def test_delete_returns_id_then_task_is_gone(alice: Api) -> None:
 @pytest.mark.parametrize(
     ("query", "variables", "field"),
     [
-        (CREATE, {"input": {"title": "   "}}, "title"),
-        (CREATE, {"input": {"title": "x" * 201}}, "title"),
-        (CREATE, {"input": {"title": "ok", "description": "d" * 1001}}, "description"),
-        (LIST, {"first": 0}, "first"),
-        (LIST, {"first": 101}, "first"),
-        (LIST, {"after": "not-a-cursor"}, "after"),
-        (GET, {"id": "abc"}, "id"),
+        (CREATE_TASK, {"input": {"title": "   "}}, "title"),
+        (CREATE_TASK, {"input": {"title": "x" * 201}}, "title"),
+        (CREATE_TASK, {"input": {"title": "ok", "description": "d" * 1001}}, "description"),
+        (LIST_TASKS, {"first": 0}, "first"),
+        (LIST_TASKS, {"first": 101}, "first"),
+        (LIST_TASKS, {"after": "not-a-cursor"}, "after"),
+        (GET_TASK, {"id": "abc"}, "id"),
     ],
 )
 async def test_invalid_input_is_bad_user_input_naming_the_field(
@@ -213,7 +223,7 @@ async def test_title_of_exactly_200_characters_is_accepted(alice: Api) -> None:
 
 
 async def test_out_of_range_id_is_not_found_not_a_server_error(alice: Api) -> None:
-    response = await alice.call(GET, id="99999999999999999999")
+    response = await alice.call(GET_TASK, id="99999999999999999999")
     assert codes(response) == ["NOT_FOUND"]
 
 
@@ -248,7 +258,7 @@ async def test_orderings_paginate_through_every_task_once(
     banana = await alice.create("banana")
     await alice.create("apple")
     await alice.create("cherry")
-    await alice.call(TOGGLE, id=banana["id"])
+    await alice.call(TOGGLE_TASK, id=banana["id"])
     seen: list[str] = []
     after = None
     while True:
@@ -264,7 +274,9 @@ async def test_cursor_from_another_ordering_is_rejected(alice: Api) -> None:
     await alice.create("one")
     await alice.create("two")
     page = await alice.list(first=1)
-    response = await alice.call(LIST, orderBy="TITLE_ASC", after=page["pageInfo"]["endCursor"])
+    response = await alice.call(
+        LIST_TASKS, orderBy="TITLE_ASC", after=page["pageInfo"]["endCursor"]
+    )
     assert codes(response) == ["BAD_USER_INPUT"]
 
 
@@ -275,7 +287,7 @@ async def test_filter_by_completed_and_search_with_literal_wildcards(alice: Api,
     await alice.create("snakeXcase", "nothing")
     described = await alice.create("plain", "contains MILK in description")
     await bob.create("bob has milk too")
-    await alice.call(TOGGLE, id=described["id"])
+    await alice.call(TOGGLE_TASK, id=described["id"])
     percent = await alice.list(filter={"search": "100%"})
     assert [t["title"] for t in percent["items"]] == ["Pay 100% of rent"]
     underscore = await alice.list(filter={"search": "e_c"})

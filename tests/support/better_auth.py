@@ -1,4 +1,4 @@
-"""Run a real Better Auth server (npm ``better-auth``, pinned in ``issuer/package-lock.json``).
+"""A real Better Auth server: npm ``better-auth``, pinned in tests/interop/issuer/package-lock.json.
 
 Typical use from a pytest fixture::
 
@@ -13,56 +13,40 @@ Typical use from a pytest fixture::
         ...  # point taskql at issuer.url (BETTER_AUTH_URL) / issuer.jwks_url
 
 The npm packages are installed once per lock-file hash into ``<repo>/.cache/`` (gitignored) with
-``npm ci``. A missing ``node``/``npm`` raises :class:`BetterAuthHarnessError`: interop tests must
-fail, not skip, on a machine without Node.
+``npm ci``. A missing ``node``/``npm`` raises NodeError: interop tests must fail, not skip, on a
+machine without Node.
 """
 
 from __future__ import annotations
 
 import atexit
-import base64
 import collections
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import queue
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
 
-__all__ = [
-    "ALGORITHMS",
-    "DEFAULT_PASSWORD",
-    "DEFAULT_SECRET",
-    "BetterAuthHarnessError",
-    "BetterAuthIssuer",
-    "IssuerStartupError",
-    "Session",
-    "decode_unverified",
-    "ensure_installed",
-]
+from tests.support.npm import cache_root, installed, place, which
+from tests.support.paths import REPO
+from tests.support.tokens import decode_unverified
 
 ALGORITHMS: tuple[str, ...] = ("EdDSA", "ES256", "ES512", "RS256", "PS256")
 DEFAULT_SECRET = "taskql-interop-test-secret-0123456789abcdef"
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
-ISSUER_SRC = Path(__file__).resolve().parent / "issuer"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-_INSTALL_FILES = ("package.json", "package-lock.json")
+ISSUER_SRC = REPO / "tests" / "interop" / "issuer"
+NEEDED_BY = "the Better Auth interop tests"
 _SCRIPT = "issuer.mjs"
-_MARKER = ".taskql-installed"
-_NPM_TIMEOUT = 600.0
 
 
 class BetterAuthHarnessError(RuntimeError):
@@ -73,151 +57,19 @@ class IssuerStartupError(BetterAuthHarnessError):
     """``node issuer.mjs`` exited or did not report ready in time (message has its stderr tail)."""
 
 
-# --------------------------------------------------------------------------------------------
-# Installation
-# --------------------------------------------------------------------------------------------
-
-_install_lock = threading.Lock()
-_installed: dict[str, Path] = {}
-
-
-def cache_root() -> Path:
-    """``$TASKQL_INTEROP_CACHE`` or ``<repo>/.cache`` (gitignored)."""
-    override = os.environ.get("TASKQL_INTEROP_CACHE")
-    return Path(override) if override else REPO_ROOT / ".cache"
-
-
-def lock_hash() -> str:
-    return hashlib.sha256((ISSUER_SRC / "package-lock.json").read_bytes()).hexdigest()[:16]
-
-
-def _which(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise BetterAuthHarnessError(
-            f"`{tool}` was not found on PATH. The Better Auth interop tests need Node.js >= 20 "
-            "and npm (e.g. `apt-get install nodejs npm`); they fail rather than skip without them."
-        )
-    return path
-
-
-def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _write_if_changed(src: Path, dest: Path) -> None:
-    data = src.read_bytes()
-    if dest.exists() and dest.read_bytes() == data:
-        return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def npm_ci(npm: str, workdir: Path, what: str = "the Better Auth issuer") -> None:
-    """`npm ci` from the committed lock, quietly; a failure or time-out raises with npm's output."""
-    env = dict(os.environ)
-    env.update(
-        npm_config_update_notifier="false",
-        npm_config_fund="false",
-        npm_config_audit="false",
-        npm_config_loglevel="error",
-    )
-    try:
-        proc = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_NPM_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BetterAuthHarnessError(
-            f"`npm ci` for {what} timed out after {_NPM_TIMEOUT:.0f}s"
-        ) from exc
-    if proc.returncode != 0:
-        raise BetterAuthHarnessError(
-            f"`npm ci` for {what} failed (exit {proc.returncode}):\n"
-            f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}"
-        )
-
-
 def ensure_installed() -> Path:
-    """Install the pinned npm packages (once per lock hash) and return the install directory.
-
-    The directory holds ``node_modules``, ``package.json``, ``package-lock.json`` and
-    ``issuer.mjs``. Concurrent callers (threads or pytest processes) are serialised by a file
-    lock; the install happens in a temporary directory that is renamed into place only when
-    complete, so a crashed install never looks finished.
-    """
-    _which("node")
-    digest = lock_hash()
-    with _install_lock:
-        cached = _installed.get(digest)
-        if cached is not None and (cached / _MARKER).exists():
-            _write_if_changed(ISSUER_SRC / _SCRIPT, cached / _SCRIPT)
-            return cached
-        root = cache_root()
-        root.mkdir(parents=True, exist_ok=True)
-        final = root / f"better-auth-issuer-{digest}"
-        with open(root / f"better-auth-issuer-{digest}.lock", "w") as lock_fh:
-            fcntl.flock(lock_fh, fcntl.LOCK_EX)
-            try:
-                if not (final / _MARKER).exists():
-                    if final.exists():  # not ours and not complete: start over
-                        shutil.rmtree(final)
-                    npm = _which("npm")
-                    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-better-auth-{digest}-"))
-                    try:
-                        for name in _INSTALL_FILES:
-                            shutil.copy2(ISSUER_SRC / name, tmp / name)
-                        npm_ci(npm, tmp)
-                        (tmp / _MARKER).write_text(f"{digest}\n")
-                        os.rename(tmp, final)
-                    except BaseException:
-                        shutil.rmtree(tmp, ignore_errors=True)
-                        raise
-                _write_if_changed(ISSUER_SRC / _SCRIPT, final / _SCRIPT)
-            finally:
-                fcntl.flock(lock_fh, fcntl.LOCK_UN)
-        _installed[digest] = final
-        return final
+    """The pinned npm packages and ``issuer.mjs``, installed once per lock hash (see npm.py)."""
+    root = cache_root("TASKQL_INTEROP_CACHE")
+    install_dir, _ = installed(ISSUER_SRC, root, "better-auth-issuer", NEEDED_BY)
+    place(ISSUER_SRC / _SCRIPT, install_dir / _SCRIPT)
+    return install_dir
 
 
-# --------------------------------------------------------------------------------------------
-# Tokens
-# --------------------------------------------------------------------------------------------
-
-
-def _b64json(segment: str) -> dict[str, Any]:
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("JWT segment is not a JSON object")
-    return value
-
-
-def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return ``(header, claims)`` of a compact JWS without verifying anything."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise ValueError(f"not a compact JWS: {len(parts)} segments")
-    return _b64json(parts[0]), _b64json(parts[1])
-
-
-# --------------------------------------------------------------------------------------------
-# Sessions
-# --------------------------------------------------------------------------------------------
+def _text(value: float | str | None, kind: type[float] | None = None) -> str | None:
+    """An option's value as the script's argv takes it (floats as Python writes them)."""
+    if value is None:
+        return None
+    return repr(float(value)) if kind is float else str(value)
 
 
 def _check(response: httpx.Response, what: str) -> httpx.Response:
@@ -267,10 +119,6 @@ class Session:
         return f"<Session user_id={self.user_id!r} email={self.email!r}>"
 
 
-# --------------------------------------------------------------------------------------------
-# The issuer process
-# --------------------------------------------------------------------------------------------
-
 _live: set[BetterAuthIssuer] = set()
 _live_lock = threading.Lock()
 
@@ -284,6 +132,7 @@ def _stop_all() -> None:  # last resort: never leave node processes behind
             issuer.stop()
 
 
+@dataclass(eq=False, repr=False)  # compared and hashed by identity: `_live` is a set of them
 class BetterAuthIssuer:
     """A ``node issuer.mjs`` process: a real Better Auth server with the JWT plugin.
 
@@ -299,37 +148,22 @@ class BetterAuthIssuer:
       * ``payload="narrow"``: ``definePayload`` returning only ``email`` and ``name``
     """
 
-    def __init__(
-        self,
-        alg: str = "EdDSA",
-        *,
-        rotation_interval: float | None = None,
-        grace_period: float | None = None,
-        issuer: str | None = None,
-        audience: str | Sequence[str] | None = None,
-        expiration_time: str | int | None = None,
-        payload: Literal["default", "narrow"] = "default",
-        modulus_length: int | None = None,
-        secret: str = DEFAULT_SECRET,
-        port: int = 0,
-        startup_timeout: float = 30.0,
-        log_level: str = "warn",
-        extra_env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.alg = alg
-        self.rotation_interval = rotation_interval
-        self.grace_period = grace_period
-        self.issuer = issuer
-        self.audience = audience
-        self.expiration_time = expiration_time
-        self.payload = payload
-        self.modulus_length = modulus_length
-        self.secret = secret
-        self.port = port
-        self.startup_timeout = startup_timeout
-        self.log_level = log_level
-        self.extra_env = dict(extra_env or {})
+    alg: str = "EdDSA"
+    _: KW_ONLY
+    rotation_interval: float | None = None
+    grace_period: float | None = None
+    issuer: str | None = None
+    audience: str | Sequence[str] | None = None
+    expiration_time: str | int | None = None
+    payload: Literal["default", "narrow"] = "default"
+    modulus_length: int | None = None
+    secret: str = DEFAULT_SECRET
+    port: int = 0
+    startup_timeout: float = 30.0
+    log_level: str = "warn"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
         self.info: dict[str, Any] = {}
         self._url: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -339,25 +173,22 @@ class BetterAuthIssuer:
         self._http: httpx.Client | None = None
         self._sessions: list[Session] = []
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
     def _argv(self) -> list[str]:
+        audience = self.audience
+        if audience is not None and not isinstance(audience, str):
+            audience = json.dumps(list(audience))
+        options = {
+            "--rotation-interval": _text(self.rotation_interval, float),
+            "--grace-period": _text(self.grace_period, float),
+            "--issuer": self.issuer,
+            "--audience": audience,
+            "--expiration-time": _text(self.expiration_time),
+            "--modulus-length": _text(self.modulus_length),
+        }
         argv = ["--port", str(self.port), "--alg", self.alg, "--payload", self.payload]
-        if self.rotation_interval is not None:
-            argv += ["--rotation-interval", repr(float(self.rotation_interval))]
-        if self.grace_period is not None:
-            argv += ["--grace-period", repr(float(self.grace_period))]
-        if self.issuer is not None:
-            argv += ["--issuer", self.issuer]
-        if self.audience is not None:
-            aud = (
-                self.audience if isinstance(self.audience, str) else json.dumps(list(self.audience))
-            )
-            argv += ["--audience", aud]
-        if self.expiration_time is not None:
-            argv += ["--expiration-time", str(self.expiration_time)]
-        if self.modulus_length is not None:
-            argv += ["--modulus-length", str(self.modulus_length)]
+        for flag, value in options.items():
+            if value is not None:
+                argv += [flag, value]
         return argv
 
     def _env(self) -> dict[str, str]:
@@ -390,7 +221,7 @@ class BetterAuthIssuer:
         if self._proc is not None:
             raise BetterAuthHarnessError("issuer already started")
         install_dir = ensure_installed()
-        node = _which("node")
+        node = which("node", NEEDED_BY)
         self._proc = subprocess.Popen(
             [node, str(install_dir / _SCRIPT), *self._argv()],
             cwd=install_dir,
@@ -494,15 +325,8 @@ class BetterAuthIssuer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
-
-    # -- info ----------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -532,8 +356,6 @@ class BetterAuthIssuer:
         if self._http is None:
             raise BetterAuthHarnessError("issuer not started")
         return self._http
-
-    # -- Better Auth calls -----------------------------------------------------------------------
 
     def _new_client(self) -> httpx.Client:
         return httpx.Client(

@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import BrowserContext, Locator, Page, Request, Response, WebSocket, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.interop.better_auth import decode_unverified
+from tests.support.tokens import decode_unverified
 
 PASSWORD = "correct-horse-battery-staple"
 ACCESS_DENIED = "Access denied. You can only access your own resources."

@@ -1,87 +1,23 @@
-"""A real taskql server on loopback for WebSocket tests, and a small graphql-transport-ws client."""
+"""A small graphql-transport-ws client, driven message by message, for a LiveServer or a URL."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
-from resolvers.events import EventHub
-from taskql.app import create_app
-from taskql.settings import Settings
-from tests.taskql.operations import CREATE, DELETE, TOGGLE, UPDATE
+from tests.support.live import TIMEOUT, LiveServer
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
+# Narrower than the front end's TaskEvents: tests compare whole tasks without their timestamps.
 TASK_EVENTS = """subscription($userId: ID!) {
   taskEvents(userId: $userId) { type taskId task { id userId title description completed } } }"""
-TIMEOUT = 5.0
-
-
-class _QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # Ctrl-C stays pytest's
-        yield
-
-
-@dataclass
-class LiveServer:
-    app: FastAPI
-    port: int
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def events(self) -> EventHub:
-        hub: EventHub = self.app.state.services.events
-        return hub
-
-    async def subscribers(self, user_id: str, count: int = 1) -> None:
-        """Wait until `count` subscriptions of the user are live in this process."""
-        deadline = time.monotonic() + TIMEOUT
-        while self.events.bus.subscribers(user_id) < count:
-            assert time.monotonic() < deadline, f"{count} subscribers of {user_id} never showed"
-            await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
-    """uvicorn in this event loop on a free loopback port, stopped when the block ends."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2
-    )
-    server = _QuietServer(config)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped during startup")
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(app, port)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 class WSClient:
@@ -121,6 +57,7 @@ class WSClient:
         return event
 
     async def nothing(self, seconds: float = 0.3) -> None:
+        """Nothing arrives for `seconds`: a silence can only be heard by listening that long."""
         with contextlib.suppress(TimeoutError):
             message = await self.receive(seconds)
             raise AssertionError(f"expected silence, got {message}")
@@ -164,33 +101,3 @@ async def subscribed(
         await client.subscribe(user_id, query=query)
         await server.subscribers(user_id, before + 1)
         yield client
-
-
-class Tasks:
-    """One user's task mutations over HTTP, against the same server."""
-
-    def __init__(self, http: httpx.AsyncClient, token: str, user_id: str) -> None:
-        self.http, self.token, self.user_id = http, token, user_id
-
-    async def call(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = await self.http.post(
-            "/graphql",
-            json={"query": query, "variables": {"userId": self.user_id, **variables}},
-            headers={"authorization": f"Bearer {self.token}"},
-        )
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def create(self, title: str) -> dict[str, Any]:
-        body = await self.call(CREATE, input={"title": title})
-        task: dict[str, Any] = body["data"]["createTask"]
-        return task
-
-    async def update(self, task_id: str, **changes: Any) -> dict[str, Any]:
-        return await self.call(UPDATE, id=task_id, input=changes)
-
-    async def toggle(self, task_id: str) -> dict[str, Any]:
-        return await self.call(TOGGLE, id=task_id)
-
-    async def delete(self, task_id: str) -> dict[str, Any]:
-        return await self.call(DELETE, id=task_id)
