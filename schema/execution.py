@@ -86,24 +86,24 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             parent_type, source_value, path, grouped_field_set, position_context
         )
 
-    def execute_fields_serially(
+    def execute_collected_root_fields(
         self,
-        parent_type: GraphQLObjectType,
-        source_value: Any,
-        path: Path | None,
+        root_type: GraphQLObjectType,
+        root_value: Any,
         grouped_field_set: Any,
-        position_context: Any,
+        serially: bool,
+        new_defer_usages: Any,
     ) -> Any:
-        """A mutation's root fields, run one after another: none runs if any names another
-        user, so a 403 never hides a write that happened (IsOwner alone checks each field only
-        as its turn comes, after the fields before it have committed)."""
-        denied = self._denied_root_fields(parent_type, grouped_field_set)
+        """A mutation's root fields run one after another (`serially`): none runs if any names
+        another user, so a 403 never hides a write that happened (IsOwner alone checks each
+        field only as its turn comes, after the fields before it have committed)."""
+        denied = self._denied_root_fields(root_type, grouped_field_set) if serially else []
         if denied:
             for error, field_path in denied:
                 self.collected_errors.add(error, field_path)
             return None  # data: null, every error FORBIDDEN: the contract's 403
-        return super().execute_fields_serially(
-            parent_type, source_value, path, grouped_field_set, position_context
+        return super().execute_collected_root_fields(
+            root_type, root_value, grouped_field_set, serially, new_defer_usages
         )
 
     def _denied_root_fields(

@@ -51,6 +51,27 @@ def test_uvicorn_keeps_the_protocol_hooks_the_head_timer_uses() -> None:
     assert 408 in STATUS_LINE
 
 
+def test_graphql_core_keeps_the_execution_hooks_taskql_overrides() -> None:
+    """schema/execution.py: the plain-field shortcut and the mutation owner check."""
+    base = StrawberryGraphQLCoreExecutionContext
+    assert parameters(base.execute_fields) == [
+        "self",
+        "parent_type",
+        "source_value",
+        "path",
+        "grouped_field_set",
+        "position_context",
+    ]
+    assert parameters(base.execute_collected_root_fields) == [
+        "self",
+        "root_type",
+        "root_value",
+        "grouped_field_set",
+        "serially",
+        "new_defer_usages",
+    ]
+
+
 # A schema of plain fields, nulls, failed coercions, exceptions and awaitables, to run through
 # the shortcut and through graphql-core's general path (schema/execution.py).
 
