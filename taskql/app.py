@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from auth.errors import AuthError
 from auth.jwks import JWKSClient
 from auth.verify import TokenVerifier
+from contract.errors import RULES, Code
 from db.session import Database, PoolOptions
 from resolvers.events import EventBus, EventHub
 from schema import build_schema
@@ -158,5 +159,5 @@ def _add_health(app: FastAPI, services: Services) -> None:
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
-            headers={} if ready else {"Retry-After": "2"},
+            headers={} if ready else dict(RULES[Code.SERVICE_UNAVAILABLE].headers),
         )
