@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="measured requests")
     parser.add_argument("--warmup", type=int, default=200, help="users, one request each")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="turn the limiter off, to see its cost"
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
@@ -58,6 +61,8 @@ def main() -> None:
             "DATABASE_URL": url,
             "TASKQL_ENV": "production",
         }
+        if args.no_rate_limits:
+            env.update(RATE_LIMIT="", RATE_LIMIT_MUTATIONS="", RATE_LIMIT_ANONYMOUS="")
         wrapper = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p")
         server = start_server("taskql", "bench.taskql_server", env, 1800, out, wrapper=wrapper,
                               startup_seconds=600)  # fmt: skip

@@ -23,6 +23,7 @@ class Code(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    RATE_LIMITED = "RATE_LIMITED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -64,6 +65,7 @@ RULES: Mapping[Code, Rule] = {
     Code.GRAPHQL_PARSE_FAILED: Rule(400),
     Code.GRAPHQL_VALIDATION_FAILED: Rule(400),
     Code.TOO_MANY_SUBSCRIPTIONS: Rule(400),
+    Code.RATE_LIMITED: Rule(429),  # + Retry-After and RateLimit headers, from the limit hit
     Code.SERVICE_UNAVAILABLE: Rule(
         503,
         "Service temporarily unavailable. Please retry.",
@@ -109,6 +111,8 @@ def graphql_status(
     """
     if Code.UNAUTHENTICATED in codes:
         return 401, RULES[Code.UNAUTHENTICATED].headers
+    if Code.RATE_LIMITED in codes:
+        return 429, {}
     if Code.SERVICE_UNAVAILABLE in codes:
         return 503, RULES[Code.SERVICE_UNAVAILABLE].headers
     if has_data or not codes:

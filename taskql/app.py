@@ -19,6 +19,8 @@ from db.session import Database, PoolOptions
 from resolvers.events import EventBus, EventHub
 from schema import build_schema
 from schema.context import context_loader
+from schema.rate_limits import RateLimiter, parse_policy, trusted_networks
+from schema.rate_limits import extension as rate_limits
 from taskql.http.body_limit import BodyLimitMiddleware
 from taskql.http.edge import EdgeMiddleware
 from taskql.http.graphiql import mount_graphiql_static
@@ -39,6 +41,7 @@ class Services:
     verifier: TokenVerifier
     jwks: JWKSClient | None
     events: EventHub
+    rate_limiter: RateLimiter
 
 
 def build_services(settings: Settings) -> Services:
@@ -62,7 +65,15 @@ def build_services(settings: Settings) -> Services:
     )
     database = Database(settings.database_url, pool)
     hub = _event_hub(settings, database)
-    return Services(settings, database, TokenVerifier(config, jwks), jwks, hub)
+    limiter = RateLimiter(
+        {
+            "operations": parse_policy(settings.rate_limit),
+            "mutations": parse_policy(settings.rate_limit_mutations),
+            "anonymous": parse_policy(settings.rate_limit_anonymous),
+        },
+        settings.rate_limit_storage,
+    )
+    return Services(settings, database, TokenVerifier(config, jwks), jwks, hub, limiter)
 
 
 def _event_hub(settings: Settings, database: Database) -> EventHub:
@@ -95,11 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await services.jwks.aclose()
             await services.database.dispose()
 
+    trusted = trusted_networks(settings.trusted_proxies)
+    # No extension at all when every limit is off: a hook per request costs even doing nothing.
+    limiter = services.rate_limiter
+    limited = [rate_limits(limiter, trusted)] if limiter.policies else []
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.add_exception_handler(AuthError, auth_error_response)
     router = TaskqlGraphQLRouter(
-        build_schema(settings.graphql_limits(), [OperationRecorder]),
+        build_schema(settings.graphql_limits(), [OperationRecorder, *limited]),
         path="/graphql",
         context_getter=context_loader(services.database, services.verifier, services.events),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -109,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         live=LiveConnections(
             max_per_user=settings.ws_max_connections_per_user,
             max_subscriptions=settings.ws_max_subscriptions_per_connection,
+            limiter=services.rate_limiter,
         ),
         ws_init_timeout=settings.ws_init_timeout_seconds,
     )
@@ -132,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     metrics = Metrics() if settings.metrics_enabled else None
-    install_observability(app, metrics, services.database, services.jwks)
+    install_observability(app, metrics, services)
     app.add_middleware(EdgeMiddleware)
     return app
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import ip_network
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -75,10 +77,44 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(default=10, ge=1)
     ws_max_subscriptions_per_connection: int = Field(default=20, ge=1)
     ws_event_queue_size: int = Field(default=256, ge=1)
+    # Fair use (SPEC §8), in the `limits` syntax; "" turns one off. A person using the Next.js
+    # example sends a request or two a second at most; these are ten times that and more.
+    rate_limit: str = "600/minute;10000/hour"
+    rate_limit_mutations: str = "120/minute;3000/hour"
+    rate_limit_anonymous: str = "300/minute"
+    rate_limit_storage: str = "memory://"
+    trusted_proxies: CommaList = Field(default_factory=list)
 
-    _split = field_validator("jwt_audience", "jwt_algorithms", "cors_origins", mode="before")(
-        _split_commas
-    )
+    _split = field_validator(
+        "jwt_audience", "jwt_algorithms", "cors_origins", "trusted_proxies", mode="before"
+    )(_split_commas)
+
+    @field_validator("rate_limit", "rate_limit_mutations", "rate_limit_anonymous")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError("must look like 600/minute;10000/hour (or be empty)") from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory:// or redis://host:6379/0")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

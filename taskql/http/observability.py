@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Protocol, get_args
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -26,6 +26,7 @@ from strawberry.extensions import SchemaExtension
 from auth.jwks import JWKSClient
 from contract.errors import Reason, outcome_of
 from db.session import Database
+from schema.rate_limits import RateLimiter
 from taskql.http.sent import Sent
 
 access_logger = logging.getLogger("taskql.access")
@@ -64,6 +65,14 @@ class OperationLabels:
         return name
 
 
+class Observed(Protocol):
+    """The services whose work the metrics count."""
+
+    database: Database
+    jwks: JWKSClient | None
+    rate_limiter: RateLimiter
+
+
 class Metrics:
     """One registry per app, so tests and workers never share (or collide on) series."""
 
@@ -90,11 +99,23 @@ class Metrics:
             "taskql_jwks_refreshes", "JWKS fetches, by result.", ["result"],
             registry=self.registry,
         )  # fmt: skip
+        self.rate_limited = Counter(
+            "taskql_rate_limited", "Requests and subscribe messages refused, by limit.",
+            ["limit"], registry=self.registry,
+        )  # fmt: skip
+        self.rate_limit_storage_errors = Counter(
+            "taskql_rate_limit_storage_errors",
+            "Rate-limit checks that could not reach the storage (and served).",
+            registry=self.registry,
+        )
         self.pool_in_use = Gauge(
             "taskql_db_connections_in_use",
             "Database connections checked out of the pool.",
             registry=self.registry,
         )
+
+    def limited(self, limit: str) -> None:
+        self.rate_limited.labels(limit).inc()
 
     def watch_pool(self, database: Database) -> None:
         self.pool_in_use.set_function(database.connections_in_use)
@@ -221,13 +242,13 @@ def _refusal_reason(scope: Scope) -> str:
     return reason if reason is not None and reason in _REASONS else "other"
 
 
-def install_observability(
-    app: FastAPI, metrics: Metrics | None, database: Database, jwks: JWKSClient | None
-) -> None:
+def install_observability(app: FastAPI, metrics: Metrics | None, services: Observed) -> None:
     """Serves /metrics when enabled and adds the middleware (call it after CORS is added)."""
     if metrics is not None:
-        metrics.watch_pool(database)
-        if jwks is not None:
-            jwks.on_refresh = metrics.jwks_refreshed
+        metrics.watch_pool(services.database)
+        if services.jwks is not None:
+            services.jwks.on_refresh = metrics.jwks_refreshed
+        services.rate_limiter.on_limited = metrics.limited
+        services.rate_limiter.on_storage_error = metrics.rate_limit_storage_errors.inc
         app.add_api_route("/metrics", metrics.render, include_in_schema=False)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

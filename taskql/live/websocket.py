@@ -29,6 +29,7 @@ from auth.errors import AuthError
 from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 from contract.errors import CloseCode, Code, graphql_error
 from schema.context import Context
+from schema.rate_limits import RateLimiter, Refused
 from taskql.live.messages import INVALID_MESSAGE, ClosedOnce, is_client_message
 
 logger = logging.getLogger("taskql.websocket")
@@ -63,9 +64,12 @@ def token_from(params: object) -> str:
 class LiveConnections:
     """Open, authenticated subscription sockets of this process, counted per user."""
 
-    def __init__(self, *, max_per_user: int, max_subscriptions: int) -> None:
+    def __init__(
+        self, *, max_per_user: int, max_subscriptions: int, limiter: RateLimiter | None = None
+    ) -> None:
         self.max_per_user = max_per_user
         self.max_subscriptions = max_subscriptions
+        self.limiter = limiter
         self._by_user: dict[str, set[int]] = {}
 
     async def admit(self, context: Context) -> None:
@@ -75,11 +79,17 @@ class LiveConnections:
         except AuthError as exc:
             logger.info("websocket refused: %s", exc.reason)
             raise ConnectionRejectionError from None
+        # A connection attempt is one of the user's operations (SPEC §8); graphql-ws retries 4029.
+        if await self.hit(user.user_id) is not None:
+            raise CloseConnection(CloseCode.TOO_MANY_CONNECTIONS, "Rate limited; retry later")
         sockets = self._by_user.setdefault(user.user_id, set())
         if len(sockets) >= self.max_per_user:
             raise CloseConnection(CloseCode.TOO_MANY_CONNECTIONS, "Too many connections")
         sockets.add(id(context))
         context.user = user
+
+    async def hit(self, user_id: str) -> Refused | None:
+        return None if self.limiter is None else await self.limiter.hit("operations", user_id)
 
     def release(self, context: Context) -> None:
         if context.user is None:
@@ -150,6 +160,9 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         refusal = self._refusal(message)
+        if refusal is None and self.context.user is not None:
+            refused = await self.live.hit(self.context.user.user_id)
+            refusal = refused.error() if refused is not None else None
         if refusal is None:
             await super().handle_subscribe(message)
             return

@@ -156,3 +156,22 @@ async def test_a_subscriber_that_falls_a_queue_behind_is_closed_4013(start: Star
         code, reason = await client.closed()
     assert (code, reason) == (4013, "Slow consumer")
     assert server.events.bus.subscribers() == 0
+
+
+async def test_a_subscribe_flood_gets_an_error_per_operation_and_the_socket_stays(
+    start: Start,
+) -> None:
+    server = await start(rate_limit="3/minute")
+    token = hs256_token("alice")
+    async with ws_client(server) as client:
+        await client.init({"token": token})  # the connection attempt is the first of three
+        for op_id in ("1", "2", "3"):
+            await client.subscribe("alice", op_id)
+        refused = await client.receive()
+        assert refused["id"] == "3" and refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        await client.send({"type": "ping"})
+        assert await client.receive() == {"type": "pong"}  # the socket stays
+    async with ws_client(server) as again:  # a further connection attempt is over the limit
+        await again.send({"type": "connection_init", "payload": {"token": token}})
+        assert await again.closed() == (4029, "Rate limited; retry later")

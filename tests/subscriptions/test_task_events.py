@@ -21,7 +21,10 @@ HttpFor = Callable[[LiveServer], httpx.AsyncClient]
 
 @pytest.fixture
 async def server(start: Start, database_url: str) -> LiveServer:
-    return await start(database_url, ws_max_connections_per_user=60)
+    # Bursts of hundreds of writes by one user in seconds: load, not a person, so no rate limit.
+    return await start(
+        database_url, ws_max_connections_per_user=60, rate_limit="", rate_limit_mutations=""
+    )
 
 
 @pytest.fixture

@@ -95,3 +95,26 @@ def test_secret_mode_allows_hmac_only() -> None:
     config = settings(better_auth_secret="s" * 40).auth_config
     assert config.algorithms == {"HS256"}
     assert config.jwks_url is None
+
+
+@pytest.mark.parametrize(
+    ("field", "given", "message"),
+    [
+        ("rate_limit", "lots", "must look like 600/minute;10000/hour"),
+        ("rate_limit_mutations", "10 per fortnight", "must look like 600/minute;10000/hour"),
+        ("rate_limit_storage", "memcached://x", "must be memory:// or redis://"),
+        ("trusted_proxies", "10.0.0.0/8,proxy.internal", "'proxy.internal' is not an IP"),
+    ],
+)
+def test_malformed_rate_limit_settings_are_refused_clearly(
+    field: str, given: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        settings(**{field: given})
+
+
+def test_rate_limits_have_defaults_and_an_empty_one_is_off() -> None:
+    loaded = settings(rate_limit="", trusted_proxies="10.0.0.0/8, 192.0.2.1")
+    assert loaded.rate_limit == ""
+    assert loaded.rate_limit_mutations == "120/minute;3000/hour"
+    assert loaded.trusted_proxies == ["10.0.0.0/8", "192.0.2.1"]
