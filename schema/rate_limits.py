@@ -25,6 +25,7 @@ from contract.errors import Code, graphql_error
 
 logger = logging.getLogger("taskql.rate_limits")
 _STORAGE_WARNING_SECONDS = 60.0
+REDIS_TIMEOUT = 0.25  # seconds; a Redis on the same network answers in well under a millisecond
 
 
 def parse_policy(text: str) -> tuple[RateLimitItem, ...]:
@@ -37,7 +38,9 @@ def storage_uri(setting: str) -> tuple[str, dict[str, Any]]:
     if setting.startswith("memory://"):
         return "async+" + setting, {}
     if setting.startswith(("redis://", "rediss://")):
-        return "async+" + setting, {"implementation": "redispy"}
+        # Bounded: a Redis that hangs (not one that refuses) must not hold requests up.
+        timeouts = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+        return "async+" + setting, {"implementation": "redispy", **timeouts}
     raise ValueError("must be memory:// or redis://host:port/db")
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from schema.rate_limits import REDIS_TIMEOUT
 from tests.support.apps import ClientFactory
 from tests.support.graphql import codes, gql
 from tests.support.network import free_port
@@ -189,3 +192,21 @@ async def test_redis_stopped_mid_run_serves_then_counts_again_once_it_is_back(
         after = [(await me(client, "alice")).status_code for _ in range(4)]
     assert after == [200, 200, 200, 429]
     assert codes(await me(client, "bob")) == []  # Redis gone again: still served
+
+
+async def test_a_redis_that_hangs_costs_a_bounded_wait_and_the_request_is_served(
+    make_client: ClientFactory,
+) -> None:
+    """A listening socket that never answers: each check gives up after REDIS_TIMEOUT."""
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(0)
+        port = black_hole.getsockname()[1]
+        client = await make_client(
+            rate_limit="3/minute", rate_limit_storage=f"redis://127.0.0.1:{port}/0"
+        )
+        started = time.perf_counter()
+        response = await me(client, "alice")
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert REDIS_TIMEOUT <= elapsed < REDIS_TIMEOUT + 1.0
