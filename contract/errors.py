@@ -41,6 +41,7 @@ Reason = Literal[
 ]
 
 RETRY_AFTER_SECONDS = "2"
+_CHALLENGE = 'Bearer error="invalid_token"'  # RFC 6750's, on every 401
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ RULES: Mapping[Code, Rule] = {
     Code.UNAUTHENTICATED: Rule(
         401,
         "Authorization header missing. Include: Authorization: Bearer <token>",
-        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        {"WWW-Authenticate": _CHALLENGE},
     ),
     Code.FORBIDDEN: Rule(403, "Access denied. You can only access your own resources."),
     Code.NOT_FOUND: Rule(200, "Task not found."),
@@ -136,7 +137,7 @@ def error_body(code: Code, message: str | None = None, **extensions: Any) -> dic
 
 def unauthenticated_headers(reason: Reason | None, message: str | None) -> dict[str, str]:
     """RFC 6750's challenge; a token error also says what was wrong with it."""
-    challenge = 'Bearer error="invalid_token"'
+    challenge = _CHALLENGE
     if reason is not None and reason != "missing_header" and message is not None:
         challenge += f', error_description="{message}"'
     return {"WWW-Authenticate": challenge}
@@ -164,9 +165,11 @@ class Refusal:
     ) -> Refusal:
         rule = RULES[code]
         reason = extensions.get("reason") if code is Code.UNAUTHENTICATED else None
-        all_headers = dict(rule.headers)
-        if code is Code.UNAUTHENTICATED:
-            all_headers = unauthenticated_headers(reason, message)
+        all_headers = (
+            unauthenticated_headers(reason, message)
+            if code is Code.UNAUTHENTICATED
+            else dict(rule.headers)
+        )
         all_headers.update(headers or {})
         return cls(
             code,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
+from graphql import GraphQLError
 from limits import RateLimitItem, parse_many, storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from strawberry.extensions import SchemaExtension
@@ -61,7 +62,7 @@ class Refused:
             "RateLimit": f'"{self.name}";r=0;t={self.retry_after}',
         }
 
-    def error(self) -> Any:
+    def error(self) -> GraphQLError:
         return graphql_error(
             Code.RATE_LIMITED,
             f"Rate limit {self.name} ({self.item}) exceeded; retry in {self.retry_after} s.",

@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract.errors import Code, Refusal, note_outcome
+from taskql.http.media import JSON
 from taskql.http.sent import Sent
 
 logger = logging.getLogger("taskql.errors")
@@ -62,7 +63,7 @@ async def _answer(scope: Scope, send: Send, request_id: str, started: bool) -> N
         {
             "type": "http.response.start",
             "status": refusal.status,
-            "headers": refusal.asgi_headers("application/json"),
+            "headers": refusal.asgi_headers(JSON),
         }
     )
     await send({"type": "http.response.body", "body": refusal.body})

@@ -199,15 +199,16 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         media_type = getattr(request.state, "graphql_media_type", JSON)
         errors = result.errors or ()
         codes = _codes(errors)
+        request_error = is_request_error(result)
         note_outcome(request.scope, codes, _reason(errors))
         request.state.graphql_status = graphql_status(
             codes,
             has_data=result.data is not None,
-            request_error=is_request_error(result),
+            request_error=request_error,
             strict_media=media_type == GRAPHQL_RESPONSE,
         )
         response = await super().process_result(request, result)
-        if is_request_error(result):
+        if request_error:
             response.pop("data", None)
         return response
 
