@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from graphql import GraphQLError
@@ -127,28 +127,26 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Networks) ->
     address of X-Forwarded-For that is not one of our proxies (the left ones are the client's
     to write)."""
     address = peer or "unknown"
-    if not forwarded_for or not _is_trusted(address, trusted):
+    if not forwarded_for or not _is_trusted(_parsed(address), trusted):
         return address
     for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
-        if not _is_trusted(hop, trusted):
-            return hop if _is_ip(hop) else address
+        parsed = _parsed(hop)
+        if parsed is None:
+            return address  # not an address: the proxies' word ends here
+        if not _is_trusted(parsed, trusted):
+            return hop
     return address
 
 
-def _is_ip(text: str) -> bool:
+def _parsed(text: str) -> IPv4Address | IPv6Address | None:
     try:
-        ip_address(text)
+        return ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _is_trusted(text: str, trusted: Networks) -> bool:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in trusted)
+def _is_trusted(address: IPv4Address | IPv6Address | None, trusted: Networks) -> bool:
+    return address is not None and any(address in network for network in trusted)
 
 
 class RateLimits(SchemaExtension):
