@@ -38,7 +38,6 @@ from resolvers.events import ChangeKind, EventHub, TaskChange
 from resolvers.pagination import Order, after_cursor, check_page_size, encode_cursor, order_by
 
 _MAX_SEARCH = 200
-_COLUMNS = TASK_COLUMNS
 _TOTAL = "taskql_total"
 Readable = AsyncSession | AsyncEngine
 
@@ -96,7 +95,7 @@ def _page_statements(
     where = [Task.user_id == bindparam("owner"), *filters]
     total = select(func.count()).select_from(Task).where(*where)
     page = (
-        select(*_COLUMNS, total.scalar_subquery().label(_TOTAL))
+        select(*TASK_COLUMNS, total.scalar_subquery().label(_TOTAL))
         .where(*where, *([after] if after is not None else []))
         .order_by(*order_by(order))
         .limit(bindparam("page_limit", type_=Integer()))
@@ -148,7 +147,7 @@ async def list_tasks(
     async with read_connection(source) as connection:
         rows = (await connection.execute(page_query, params)).all()
         total = rows[0][-1] if rows else await connection.scalar(total_query, params)
-    items = [TaskState._make(row[: len(_COLUMNS)]) for row in rows[:first]]
+    items = [TaskState._make(row[: len(TASK_COLUMNS)]) for row in rows[:first]]
     return Page(
         items=items,
         total=total or 0,
@@ -157,17 +156,18 @@ async def list_tasks(
     )
 
 
+# `_owned` with bound parameters, so the statement is built once, not per read.
+_GET = select(*TASK_COLUMNS).where(
+    Task.user_id == bindparam("owner"), Task.id == bindparam("task_id", type_=Integer())
+)
+
+
 async def get_task(source: Readable, user_id: str, task_id: int) -> TaskState:
     async with read_connection(source) as connection:
         row = (await connection.execute(_GET, {"owner": user_id, "task_id": task_id})).first()
     if row is None:
         raise NotFound()
     return TaskState._make(row)
-
-
-_GET = select(*_COLUMNS).where(
-    Task.user_id == bindparam("owner"), Task.id == bindparam("task_id", type_=Integer())
-)
 
 
 async def create_task(
@@ -182,7 +182,7 @@ async def create_task(
         "created_at": now,
         "updated_at": now,
     }
-    row = (await session.execute(insert(Task).values(**values).returning(*_COLUMNS))).one()
+    row = (await session.execute(insert(Task).values(**values).returning(*TASK_COLUMNS))).one()
     task = TaskState._make(row)
     await events.commit(session, hub, TaskChange.written(ChangeKind.CREATED, task))
     return task
@@ -238,7 +238,7 @@ async def _write_one(session: AsyncSession, hub: EventHub | None, statement: Any
     """An UPDATE of one owned row, returning its columns, committed and published as UPDATED."""
     # Nothing of the session's identity map is read back, so there is nothing to synchronise.
     result = await session.execute(
-        statement.returning(*_COLUMNS), execution_options={"synchronize_session": False}
+        statement.returning(*TASK_COLUMNS), execution_options={"synchronize_session": False}
     )
     row = result.one_or_none()
     if row is None:
