@@ -19,6 +19,9 @@ class Code(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    CONFLICT = "CONFLICT"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
     BAD_REQUEST = "BAD_REQUEST"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -38,6 +41,7 @@ Reason = Literal[
     "bad_claims",
     "unknown_key",
     "malformed",
+    "revoked",  # the session behind the token's `sid` has ended (SPEC §4)
 ]
 
 RETRY_AFTER_SECONDS = "2"
@@ -62,6 +66,15 @@ RULES: Mapping[Code, Rule] = {
     Code.FORBIDDEN: Rule(403, "Access denied. You can only access your own resources."),
     Code.NOT_FOUND: Rule(200, "Task not found."),
     Code.BAD_USER_INPUT: Rule(200),
+    Code.CONFLICT: Rule(409, "Task was changed by another request."),  # + currentVersion
+    Code.IDEMPOTENCY_KEY_REUSED: Rule(
+        422, "This Idempotency-Key was already used with a different request."
+    ),
+    Code.IDEMPOTENCY_KEY_IN_USE: Rule(
+        409,
+        "A request with this Idempotency-Key is still being processed. Please retry.",
+        {"Retry-After": "1"},
+    ),
     Code.BAD_REQUEST: Rule(400),
     Code.GRAPHQL_PARSE_FAILED: Rule(400),
     Code.GRAPHQL_VALIDATION_FAILED: Rule(400),
@@ -106,9 +119,10 @@ def graphql_status(
     """SPEC §3's status rule for a GraphQL result, from its error codes.
 
     401 for any authentication failure; 503 when the database could not be used; 403 only
-    with no data and nothing but FORBIDDEN; request errors (parse, validation, variables:
-    no execution) are 400 under application/graphql-response+json and, for legacy
-    application/json clients, 200 unless the request broke a limit (BAD_REQUEST is final).
+    with no data and nothing but FORBIDDEN, 409 likewise with nothing but CONFLICT; request
+    errors (parse, validation, variables: no execution) are 400 under
+    application/graphql-response+json and, for legacy application/json clients, 200 unless the
+    request broke a limit (BAD_REQUEST is final).
     """
     if Code.UNAUTHENTICATED in codes:
         return 401, RULES[Code.UNAUTHENTICATED].headers
@@ -120,6 +134,8 @@ def graphql_status(
         return 200, {}
     if all(code == Code.FORBIDDEN for code in codes):
         return 403, {}
+    if all(code == Code.CONFLICT for code in codes):
+        return 409, {}
     if request_error:
         if Code.BAD_REQUEST in codes:
             return 400, {}

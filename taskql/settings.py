@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "300/minute"
     rate_limit_storage: str = "memory://"
     trusted_proxies: CommaList = Field(default_factory=list)
+    # Safe retries (SPEC §8): how long a mutation's response is kept for its Idempotency-Key.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1)
+    # Signed out means signed out (SPEC §4): Better Auth's own database, where its `session`
+    # table says which sessions are alive; table and column names as Better Auth's default
+    # schema has them (`session.modelName` / `session.fields` there rename them).
+    better_auth_database_url: SecretStr | None = None  # may hold a password
+    session_check_seconds: float = Field(default=5.0, gt=0, le=3600)
+    require_session_id: bool = False
+    better_auth_session_table: str = "session"
+    better_auth_session_id_column: str = "id"
+    better_auth_session_user_id_column: str = "userId"
+    better_auth_session_expires_at_column: str = "expiresAt"
 
     _split = field_validator(
         "jwt_audience", "jwt_algorithms", "cors_origins", "trusted_proxies", mode="before"
