@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contract.errors import Reason
 
-__all__ = ["AuthError", "Reason"]
+__all__ = ["AuthError", "AuthUnavailable", "Reason"]
 
 
 class AuthError(Exception):
@@ -19,3 +19,8 @@ class AuthError(Exception):
     def invalid(cls, reason: Reason, detail: str) -> AuthError:
         """SPEC §3: "Invalid token: <short reason>"; `detail` must never contain the token."""
         return cls(reason, f"Invalid token: {detail}")
+
+
+class AuthUnavailable(Exception):
+    """Whether the credentials are still good could not be found out in time (HTTP 503):
+    refusing them would sign people out, accepting them would honour an ended session."""

@@ -21,6 +21,7 @@ Jwk = dict[str, Any]
 # HMAC secret (SPEC §4), so an oct key in the set is ignored and an HS* token finds no key here.
 KEY_TYPES: dict[str, str] = {
     "EdDSA": "OKP",
+    "Ed25519": "OKP",  # RFC 9864's name for EdDSA on Ed25519
     **{f"ES{bits}": "EC" for bits in (256, 384, 512)},
     **{f"{family}{bits}": "RSA" for family in ("RS", "PS") for bits in (256, 384, 512)},
 }
@@ -43,8 +44,19 @@ def _within(moment: float | None, now: float, seconds: float) -> bool:
     return moment is not None and now - moment < seconds
 
 
+# A key published under one name of an algorithm serves tokens signed under the other.
+_KEY_ALGS: dict[str, frozenset[str]] = {
+    "EdDSA": frozenset({"EdDSA", "Ed25519"}),
+    "Ed25519": frozenset({"EdDSA", "Ed25519"}),
+}
+
+
 def _fits(key: Jwk, alg: str) -> bool:
-    return key.get("kty") == KEY_TYPES.get(alg) and key.get("alg", alg) == alg
+    if key.get("kty") != KEY_TYPES.get(alg):
+        return False
+    if alg == "Ed25519" and key.get("crv") != "Ed25519":
+        return False  # "EdDSA" also names Ed448, "Ed25519" does not
+    return key.get("alg", alg) in _KEY_ALGS.get(alg, frozenset({alg}))
 
 
 class JWKSClient:

@@ -15,6 +15,10 @@ from jose.exceptions import JWKError
 from jose.utils import base64url_decode, base64url_encode
 
 EDDSA = "EdDSA"
+# RFC 9864's fully specified name: EdDSA with the Ed25519 curve only. Issuers are starting to
+# emit it, and Python JOSE libraries already warn about the polymorphic "EdDSA".
+ED25519 = "Ed25519"
+EDDSA_ALGORITHMS = (EDDSA, ED25519)
 PSS_ALGORITHMS = ("PS256", "PS384", "PS512")
 
 _PublicKey = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
@@ -40,11 +44,15 @@ class EdDSAKey(Key):
     """An Ed25519 or Ed448 key: a JWK dict (kty OKP), a cryptography key object, or PEM."""
 
     def __init__(self, key: object, algorithm: str) -> None:
-        if algorithm != EDDSA:
+        if algorithm not in EDDSA_ALGORITHMS:
             # Keeps a public key from being reused under another alg (e.g. as an HMAC secret).
             raise JWKError(f"EdDSAKey cannot be used with algorithm {algorithm}")
         self._algorithm = algorithm
         self.prepared_key: _PublicKey | _PrivateKey = self._load(key)
+        if algorithm == ED25519 and not isinstance(
+            self.prepared_key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey
+        ):
+            raise JWKError("The Ed25519 algorithm needs an Ed25519 key")
 
     @staticmethod
     def _load(key: object) -> _PublicKey | _PrivateKey:
@@ -178,10 +186,11 @@ class RSAPSSKey(CryptographyRSAKey):
 
 
 def register() -> None:
-    """Make jose's jwk/jws/jwt accept EdDSA and PS*; safe to call any number of times."""
+    """Make jose's jwk/jws/jwt accept EdDSA (and Ed25519) and PS*; safe to call repeatedly."""
     # register_key also adds the alg to ALGORITHMS.SUPPORTED, which jws.sign checks.
-    if jwk.get_key(EDDSA) is not EdDSAKey:
-        jwk.register_key(EDDSA, EdDSAKey)
+    for alg in EDDSA_ALGORITHMS:
+        if jwk.get_key(alg) is not EdDSAKey:
+            jwk.register_key(alg, EdDSAKey)
     for alg in PSS_ALGORITHMS:
         if jwk.get_key(alg) is not RSAPSSKey:
             jwk.register_key(alg, RSAPSSKey)

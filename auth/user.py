@@ -17,4 +17,5 @@ class AuthenticatedUser:
     email: str | None = None
     name: str | None = None
     expires_at: int | None = None  # `exp`, within 0..LATEST_NUMERIC_DATE
+    session_id: str | None = None  # Better Auth's session, when the token names it (`sid`)
     claims: Mapping[str, Any] = field(default_factory=dict)

@@ -14,10 +14,13 @@ from jose.exceptions import ExpiredSignatureError, JWSError, JWTClaimsError, JWT
 
 from auth import keys
 from auth.errors import AuthError
+from auth.sessions import SessionCheck
 from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
-ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "Ed25519", "ES256", "ES512", "RS256", "PS256"})
+# Two names of one algorithm for Ed25519 keys (RFC 9864): allowing either allows both.
+_SAME_ALGORITHM = {"EdDSA": "Ed25519", "Ed25519": "EdDSA"}
 # Better Auth's tokens are about 1 KB; anything far larger is not one of them.
 MAX_TOKEN_LENGTH = 16 * 1024
 MAX_SUBJECT_LENGTH = 255
@@ -35,6 +38,7 @@ class AuthConfig:
     audience: tuple[str, ...]
     algorithms: frozenset[str]
     leeway: int
+    require_session_id: bool = False
 
     @classmethod
     def build(
@@ -46,40 +50,61 @@ class AuthConfig:
         audience: tuple[str, ...],
         algorithms: tuple[str, ...],
         leeway: int,
+        require_session_id: bool = False,
     ) -> AuthConfig:
         supported: set[str] = set()
         if secret:
             supported |= HMAC_ALGORITHMS
         if jwks_url:
             supported |= ASYMMETRIC_ALGORITHMS
-        allowed = frozenset(algorithms) & supported if algorithms else frozenset(supported)
+        named = {*algorithms, *(_SAME_ALGORITHM[a] for a in algorithms if a in _SAME_ALGORITHM)}
+        allowed = frozenset(named) & supported if algorithms else frozenset(supported)
         if algorithms and not allowed:
             raise ValueError(
                 "JWT_ALGORITHMS allows none of the algorithms the configured key sources "
                 f"support ({', '.join(sorted(supported)) or 'none configured'})"
             )
-        return cls(secret, jwks_url, issuer, audience, allowed, leeway)
+        return cls(secret, jwks_url, issuer, audience, allowed, leeway, require_session_id)
 
 
 class TokenVerifier:
-    """Verifies tokens and remembers good ones until they expire (bounded LRU)."""
+    """Verifies tokens and remembers good ones until they expire (bounded LRU); a token that
+    names a session is good only while `sessions` says the session is alive."""
 
     def __init__(
         self,
         config: AuthConfig,
         jwks: KeySource | None = None,
         *,
+        sessions: SessionCheck | None = None,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         keys.register()  # python-jose learns EdDSA and PS256 before the first token
         self.config = config
         self.jwks = jwks
+        self.sessions = sessions
         self._clock = clock
         self._cache: OrderedDict[str, AuthenticatedUser] = OrderedDict()
         self._cache_size = cache_size
 
     async def verify(self, token: str) -> AuthenticatedUser:
+        user = await self._verified(token)
+        await self.check_session(user)
+        return user
+
+    @property
+    def session_check_seconds(self) -> float | None:
+        """The revocation bound: how stale a session answer may be (None: never checked)."""
+        return self.sessions.max_age if self.sessions is not None else None
+
+    async def check_session(self, user: AuthenticatedUser, *, max_age: float | None = None) -> None:
+        """AuthError `revoked` once the session behind the token has ended, as an answer at
+        most `max_age` (default: the bound) old says; AuthUnavailable when that is unknown."""
+        if self.sessions is not None:
+            await self.sessions.check(user, max_age=max_age)
+
+    async def _verified(self, token: str) -> AuthenticatedUser:
         cached = self._cache.get(token)
         now = self._clock()
         if cached is not None:
@@ -206,8 +231,23 @@ def _user_from_claims(claims: dict[str, Any], config: AuthConfig, now: float) ->
         email=email if isinstance(email, str) else None,
         name=name if isinstance(name, str) else None,
         expires_at=int(exp),
+        session_id=_session_id(claims, config),
         claims=claims,
     )
+
+
+def _session_id(claims: dict[str, Any], config: AuthConfig) -> str | None:
+    """Better Auth's session id, when `definePayload` put it in the token as `sid`."""
+    sid = claims.get("sid")
+    if sid is None:
+        if config.require_session_id:
+            raise AuthError.invalid("bad_claims", "sid claim missing")
+        return None
+    if not isinstance(sid, str) or not sid.strip():
+        raise AuthError.invalid("bad_claims", "sid must be a non-empty string")
+    if len(sid) > MAX_SUBJECT_LENGTH or not sid.isprintable():
+        raise AuthError.invalid("bad_claims", "sid is not a usable session id")
+    return sid
 
 
 def _check_numeric_dates(claims: dict[str, Any]) -> None:

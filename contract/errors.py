@@ -244,9 +244,10 @@ class CloseCode(IntEnum):
     """
 
     RESTART = 1012
+    TRY_AGAIN_LATER = 1013  # whether the token's session is alive could not be found out
     TOKEN_EXPIRED = 4001
     SLOW_CONSUMER = 4013
     TOO_MANY_CONNECTIONS = 4029
     BAD_MESSAGE = 4400  # a message outside graphql-transport-ws (the protocol's own code)
-    FORBIDDEN = 4403  # strawberry's code for a rejected connection_init
+    FORBIDDEN = 4403  # strawberry's code for a rejected connection_init; a session that ended
     INIT_TIMEOUT = 4408  # strawberry's connection_init_wait_timeout

@@ -26,6 +26,13 @@ from resolvers.events import EventHub
 class Verifier(Protocol):
     async def verify(self, token: str) -> AuthenticatedUser: ...
 
+    async def check_session(
+        self, user: AuthenticatedUser, *, max_age: float | None = None
+    ) -> None: ...
+
+    @property
+    def session_check_seconds(self) -> float | None: ...
+
 
 @dataclass
 class Context(BaseContext):

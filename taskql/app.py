@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from auth.errors import AuthError
+from auth.errors import AuthError, AuthUnavailable
 from auth.jwks import JWKSClient
+from auth.sessions import SessionCheck
 from auth.verify import TokenVerifier
 from contract.errors import RULES, Code
+from db.better_auth import BetterAuthSessions, SessionTable
 from db.session import Database, PoolOptions
 from resolvers.events import EventBus, EventHub
 from schema import build_schema
@@ -26,7 +28,7 @@ from taskql.http.edge import EdgeMiddleware
 from taskql.http.graphiql import mount_graphiql_static
 from taskql.http.graphql import TaskqlGraphQLRouter
 from taskql.http.observability import Metrics, OperationRecorder, install_observability
-from taskql.http.refusals import auth_error_response
+from taskql.http.refusals import auth_error_response, auth_unavailable_response
 from taskql.live.postgres import PostgresEventHub
 from taskql.live.websocket import LiveConnections
 from taskql.settings import Settings
@@ -42,6 +44,7 @@ class Services:
     jwks: JWKSClient | None
     events: EventHub
     rate_limiter: RateLimiter
+    better_auth_sessions: BetterAuthSessions | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -73,7 +76,30 @@ def build_services(settings: Settings) -> Services:
         },
         settings.rate_limit_storage,
     )
-    return Services(settings, database, TokenVerifier(config, jwks), jwks, hub, limiter)
+    sessions = _better_auth_sessions(settings)
+    check = (
+        SessionCheck(sessions.fetch, max_age=settings.session_check_seconds)
+        if sessions is not None
+        else None
+    )
+    verifier = TokenVerifier(config, jwks, sessions=check)
+    return Services(settings, database, verifier, jwks, hub, limiter, sessions)
+
+
+def _better_auth_sessions(settings: Settings) -> BetterAuthSessions | None:
+    """Better Auth's session table, when its database is named (SPEC §4)."""
+    if settings.better_auth_database_url is None:
+        return None
+    return BetterAuthSessions(
+        settings.better_auth_database_url.get_secret_value(),
+        SessionTable(
+            name=settings.better_auth_session_table,
+            id=settings.better_auth_session_id_column,
+            user_id=settings.better_auth_session_user_id_column,
+            expires_at=settings.better_auth_session_expires_at_column,
+        ),
+        timeout=settings.db_connect_timeout_seconds,
+    )
 
 
 def _event_hub(settings: Settings, database: Database) -> EventHub:
@@ -104,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.events.aclose()
             if services.jwks is not None:
                 await services.jwks.aclose()
+            if services.better_auth_sessions is not None:
+                await services.better_auth_sessions.dispose()
             await services.database.dispose()
 
     trusted = trusted_networks(settings.trusted_proxies)
@@ -113,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.add_exception_handler(AuthError, auth_error_response)
+    app.add_exception_handler(AuthUnavailable, auth_unavailable_response)
     router = TaskqlGraphQLRouter(
         build_schema(settings.graphql_limits(), [OperationRecorder, *limited]),
         path="/graphql",
@@ -167,6 +196,13 @@ def _add_health(app: FastAPI, services: Services) -> None:
         except Exception as exc:  # any failure means not ready
             logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
             checks["database"] = "unavailable"
+        if services.better_auth_sessions is not None:
+            try:
+                await services.better_auth_sessions.database.ping()
+                checks["sessions"] = "ok"
+            except Exception as exc:  # Better Auth's database: the session check needs it
+                logger.warning("readiness: session database unreachable (%s)", type(exc).__name__)
+                checks["sessions"] = "unavailable"
         if services.jwks is not None:
             if not services.jwks.loaded:
                 await services.jwks.prime()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from ipaddress import ip_network
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth.verify import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, AuthConfig
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # the schema package is heavy to import; `taskql token` needs
     from schema.limits import Limits
 
 MIN_SECRET_LENGTH = 32
+# A table or column name as Better Auth's adapters make them (the table may be schema.table).
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -133,6 +136,31 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("better_auth_database_url")
+    @classmethod
+    def _better_auth_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            return SecretStr(normalize_database_url(value.get_secret_value()))
+        except ValueError as exc:  # its text names the scheme or part, never the password
+            raise ValueError(str(exc).replace("DATABASE_URL", "BETTER_AUTH_DATABASE_URL")) from None
+
+    @field_validator(
+        "better_auth_session_table",
+        "better_auth_session_id_column",
+        "better_auth_session_user_id_column",
+        "better_auth_session_expires_at_column",
+    )
+    @classmethod
+    def _sql_name(cls, value: str, info: ValidationInfo) -> str:
+        # Quoted by SQLAlchemy, never pasted; still, a name is a name, not a statement.
+        is_table = info.field_name == "better_auth_session_table"
+        parts = value.split(".", 1) if is_table else [value]
+        if not all(_SQL_NAME.fullmatch(part) for part in parts):
+            raise ValueError(f"{value!r} is not a table or column name")
+        return value
+
     @field_validator("better_auth_secret")
     @classmethod
     def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
@@ -213,6 +241,7 @@ class Settings(BaseSettings):
             or ((self.better_auth_url,) if self.better_auth_url else ()),
             algorithms=tuple(self.jwt_algorithms),
             leeway=self.jwt_leeway_seconds,
+            require_session_id=self.require_session_id,
         )
 
     def graphql_limits(self) -> Limits:

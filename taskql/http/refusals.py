@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth.errors import AuthError
+from auth.errors import AuthError, AuthUnavailable
 from contract.errors import Code, Refusal, note_outcome
 from taskql.http.media import JSON, negotiate
 
@@ -25,3 +25,9 @@ async def auth_error_response(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, AuthError):  # registered for AuthError only
         raise exc
     return refusal_response(request, auth_refusal(exc))
+
+
+async def auth_unavailable_response(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, AuthUnavailable):  # registered for AuthUnavailable only
+        raise exc
+    return refusal_response(request, Refusal.of(Code.SERVICE_UNAVAILABLE))

@@ -1,4 +1,5 @@
-"""graphql-transport-ws for taskql: the token in connection_init, limits, and a close at `exp`."""
+"""graphql-transport-ws for taskql: the token in connection_init, limits, and a close at `exp`
+or once the token's session has ended."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from auth.bearer import bearer_token
-from auth.errors import AuthError
+from auth.errors import AuthError, AuthUnavailable
 from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 from contract.errors import CloseCode, Code, graphql_error
 from schema.context import Context
@@ -79,6 +80,8 @@ class LiveConnections:
         except AuthError as exc:
             logger.info("websocket refused: %s", exc.reason)
             raise ConnectionRejectionError from None
+        except AuthUnavailable:
+            raise CloseConnection(CloseCode.TRY_AGAIN_LATER, "Try again later") from None
         # A connection attempt is one of the user's operations (SPEC §8); graphql-ws retries 4029.
         if await self.hit(user.user_id) is not None:
             raise CloseConnection(CloseCode.TOO_MANY_CONNECTIONS, "Rate limited; retry later")
@@ -156,7 +159,7 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         user = self.context.user
         if self.connection_acknowledged and user is not None and self._expiry is None:
-            self._expiry = asyncio.create_task(self._close_at_expiry(user))
+            self._expiry = asyncio.create_task(self._watch_token(user))
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         refusal = self._refusal(message)
@@ -180,17 +183,41 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             )
         return _not_one_subscription(message)
 
-    async def _close_at_expiry(self, user: AuthenticatedUser) -> None:
+    async def _watch_token(self, user: AuthenticatedUser) -> None:
+        """Close at `exp` (4001, so the client comes back with a fresh token), or as soon as
+        a session check finds the token's session ended (4403), within the check interval."""
         if user.expires_at is None:
             return
+        bound = self.context.verifier.session_check_seconds
         try:
+            if user.session_id is not None and bound is not None:
+                # Checked every half bound against answers at most half a bound old: an end
+                # is seen within the bound, as HTTP sees it, however the two halves fall.
+                while _seconds_until(user.expires_at) > bound / 2:
+                    await asyncio.sleep(bound / 2)
+                    if not await self._session_alive(user, bound / 2):
+                        return
             await asyncio.sleep(_seconds_until(user.expires_at))
-            for operation_id in list(self.operations):  # nothing more is sent on this token
-                await self.cleanup_operation(operation_id)
-            with contextlib.suppress(RuntimeError):  # the client left first
-                await self.websocket.close(code=CloseCode.TOKEN_EXPIRED, reason="Token expired")
+            await self._close(CloseCode.TOKEN_EXPIRED, "Token expired")
         except Exception as error:  # logged; shutdown must still find a done task
             await self.handle_task_exception(error)
+
+    async def _session_alive(self, user: AuthenticatedUser, max_age: float) -> bool:
+        try:
+            await self.context.verifier.check_session(user, max_age=max_age)
+        except AuthError:
+            await self._close(CloseCode.FORBIDDEN, "Session has ended")
+            return False
+        except AuthUnavailable:  # never serve a session past the bound unchecked
+            await self._close(CloseCode.TRY_AGAIN_LATER, "Try again later")
+            return False
+        return True
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        for operation_id in list(self.operations):  # nothing more is sent on this token
+            await self.cleanup_operation(operation_id)
+        with contextlib.suppress(RuntimeError):  # the client left first
+            await self.websocket.close(code=code, reason=reason)
 
     async def shutdown(self) -> None:
         try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests.support import databases
+from tests.support.apps import factory
 from tests.support.better_auth import BetterAuthIssuer, ensure_installed
+from tests.support.live import Start, serve
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +42,26 @@ def issuer_for(
             return started[alg]
 
         yield get
+
+
+@pytest.fixture(scope="module")
+async def better_auth_database() -> AsyncIterator[str]:
+    """An empty PostgreSQL database of Better Auth's own (the issuer's migrations fill it)."""
+    url = await databases.create_database("better_auth")
+    yield url
+    await databases.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def sid_issuer(better_auth_install: Path, better_auth_database: str) -> Iterator[BetterAuthIssuer]:
+    """Better Auth as SPEC §4 recommends it: sessions in PostgreSQL, `sid` in every token."""
+    url = databases.plain_url(better_auth_database)
+    with BetterAuthIssuer(alg="EdDSA", payload="sid", database_url=url) as issuer:
+        yield issuer
+
+
+@pytest.fixture
+async def start(sqlite_url: str) -> AsyncIterator[Start]:
+    """`await start(**settings)`: live taskql servers on loopback, for sockets."""
+    async with factory(serve, lambda: sqlite_url) as run:
+        yield run

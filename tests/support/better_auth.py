@@ -112,6 +112,23 @@ class Session:
     def sign_out(self) -> None:
         _check(self._client.post("/api/auth/sign-out", json={}), "POST /api/auth/sign-out")
 
+    @property
+    def session_id(self) -> str:
+        """Better Auth's id of this session (what `sid` carries with ``payload="sid"``)."""
+        body, _ = self.get_session()
+        session_id = body["session"]["id"]
+        assert isinstance(session_id, str)
+        return session_id
+
+    def revoke_session(self, other: Session) -> None:
+        """``POST /api/auth/revoke-session``: end `other`, a session of the same user."""
+        body = {"token": other.session_token}
+        _check(self._client.post("/api/auth/revoke-session", json=body), "revoke-session")
+
+    def revoke_sessions(self) -> None:
+        """``POST /api/auth/revoke-sessions``: end every session of this user, this one too."""
+        _check(self._client.post("/api/auth/revoke-sessions", json={}), "revoke-sessions")
+
     def close(self) -> None:
         self._client.close()
 
@@ -145,7 +162,10 @@ class BetterAuthIssuer:
         the first token request after the key is ``rotation_interval`` old mints a new key)
       * ``issuer`` / ``audience`` (a list makes ``aud`` an array), ``expiration_time``
         (``"15m"`` style string, or an int number of seconds)
-      * ``payload="narrow"``: ``definePayload`` returning only ``email`` and ``name``
+      * ``payload="narrow"``: ``definePayload`` returning only ``email`` and ``name``;
+        ``payload="sid"``: the default claims plus ``sid: session.id`` (SPEC §4)
+      * ``database_url``: keep users and sessions in that PostgreSQL database (Better Auth's
+        own migrations make its tables at start) instead of in memory
     """
 
     alg: str = "EdDSA"
@@ -155,7 +175,8 @@ class BetterAuthIssuer:
     issuer: str | None = None
     audience: str | Sequence[str] | None = None
     expiration_time: str | int | None = None
-    payload: Literal["default", "narrow"] = "default"
+    payload: Literal["default", "narrow", "sid"] = "default"
+    database_url: str | None = None
     modulus_length: int | None = None
     secret: str = DEFAULT_SECRET
     port: int = 0
@@ -184,6 +205,7 @@ class BetterAuthIssuer:
             "--audience": audience,
             "--expiration-time": _text(self.expiration_time),
             "--modulus-length": _text(self.modulus_length),
+            "--database-url": self.database_url,
         }
         argv = ["--port", str(self.port), "--alg", self.alg, "--payload", self.payload]
         for flag, value in options.items():

@@ -2,10 +2,14 @@
 //
 // Usage: node issuer.mjs [--port 0] [--alg EdDSA] [--rotation-interval S] [--grace-period S]
 //                        [--issuer URL] [--audience A | --audience '["a","b"]']
-//                        [--expiration-time 15m] [--payload default|narrow] [--modulus-length N]
+//                        [--expiration-time 15m] [--payload default|narrow|sid] [--modulus-length N]
+//                        [--database-url postgresql://...]
 // Every option can also come from the environment: ISSUER_PORT, ISSUER_ALG,
 // ISSUER_ROTATION_INTERVAL, ISSUER_GRACE_PERIOD, ISSUER_ISSUER, ISSUER_AUDIENCE,
-// ISSUER_EXPIRATION_TIME, ISSUER_PAYLOAD, ISSUER_MODULUS_LENGTH; argv wins. The secret comes
+// ISSUER_EXPIRATION_TIME, ISSUER_PAYLOAD, ISSUER_MODULUS_LENGTH, ISSUER_DATABASE_URL; argv wins.
+// Without --database-url its state is in memory; with one, Better Auth keeps it in that PostgreSQL
+// database through `pg` (its tables made by Better Auth's own migrations at start), as a real
+// deployment does, so taskql's session check can read the `session` table. The secret comes
 // from ISSUER_SECRET (a fixed test string by default).
 //
 // It listens on 127.0.0.1 only, serves Better Auth under /api/auth/*, and prints exactly one line
@@ -20,6 +24,7 @@
 import http from "node:http";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
+import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 import { jwt } from "better-auth/plugins/jwt";
 
@@ -79,7 +84,8 @@ let expirationTime = opt("expiration-time");
 // Better Auth treats a *number* as an absolute exp timestamp; a bare number here means seconds.
 if (expirationTime !== undefined && /^\d+$/.test(expirationTime)) expirationTime = `${expirationTime}s`;
 const payloadMode = opt("payload") ?? "default";
-if (!["default", "narrow"].includes(payloadMode)) throw new Error(`--payload must be default or narrow`);
+if (!["default", "narrow", "sid"].includes(payloadMode)) throw new Error(`--payload must be default, narrow or sid`);
+const databaseUrl = opt("database-url");
 const secret = process.env.ISSUER_SECRET || "taskql-interop-test-secret-0123456789abcdef";
 if (secret.length < 32) throw new Error("ISSUER_SECRET must be at least 32 characters");
 
@@ -92,6 +98,18 @@ if (audience !== undefined) jwtOptions.audience = audience;
 if (expirationTime !== undefined) jwtOptions.expirationTime = expirationTime;
 if (payloadMode === "narrow") {
   jwtOptions.definePayload = ({ user }) => ({ email: user.email, name: user.name });
+}
+if (payloadMode === "sid") {
+  // The default claims (the user row), plus the session id taskql checks sign-outs by.
+  jwtOptions.definePayload = ({ user, session }) => ({ ...user, sid: session.id });
+}
+
+async function database() {
+  if (databaseUrl === undefined) {
+    return memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [] });
+  }
+  const { default: pg } = await import("pg");
+  return new pg.Pool({ connectionString: databaseUrl, max: 4 });
 }
 
 let nodeHandler = null;
@@ -154,14 +172,15 @@ server.on("error", (err) => {
   process.exit(1);
 });
 
-server.listen(port, "127.0.0.1", () => {
+const store = await database();
+server.listen(port, "127.0.0.1", async () => {
   const url = `http://127.0.0.1:${server.address().port}`;
   auth = betterAuth({
     baseURL: url,
     basePath: "/api/auth",
     secret,
     trustedOrigins: [url],
-    database: memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [] }),
+    database: store,
     emailAndPassword: { enabled: true },
     rateLimit: { enabled: false },
     telemetry: { enabled: false },
@@ -174,6 +193,10 @@ server.listen(port, "127.0.0.1", () => {
     },
     plugins: [jwt({ jwks: jwksOptions, jwt: jwtOptions })],
   });
+  if (databaseUrl !== undefined) {
+    const { runMigrations } = await getMigrations(auth.options);
+    await runMigrations();
+  }
   nodeHandler = toNodeHandler(auth);
   process.stdout.write(
     `${JSON.stringify({
