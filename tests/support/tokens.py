@@ -72,9 +72,12 @@ class LocalKey:
     def public_jwk(self) -> dict[str, str]:
         return {**EdDSAKey(self._private.public_key(), "EdDSA").to_dict(), "kid": self.kid}
 
-    def sign(self, claims: dict[str, Any], *, kid: str | None = None, **headers: Any) -> str:
-        """A token as Better Auth signs it: header {alg, kid}, no typ (plus any `headers`)."""
+    def sign(
+        self, claims: dict[str, Any], *, kid: str | None = None, alg: str = "EdDSA", **headers: Any
+    ) -> str:
+        """A token as Better Auth signs it: header {alg, kid}, no typ (plus any `headers`);
+        `alg="Ed25519"` names the algorithm as RFC 9864 does."""
         keys.register()  # python-jose signs EdDSA only once taught to; taskql teaches it lazily
-        private = EdDSAKey(self._private, "EdDSA").to_dict()
+        private = EdDSAKey(self._private, alg).to_dict()
         headers = {"kid": kid or self.kid, **headers}
-        return str(jwt.encode(claims, private, algorithm="EdDSA", headers=headers))
+        return str(jwt.encode(claims, private, algorithm=alg, headers=headers))
