@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from auth.user import AuthenticatedUser
 logger = logging.getLogger("taskql.auth")
 
 REVOKED = "Session has ended. Please log in again."
+_WARNING_SECONDS = 60.0  # an outage is logged once a minute, not once per batch
 _BATCH = 500  # ids per lookup: one statement, well under any bind-parameter limit
 
 
@@ -63,6 +65,7 @@ class SessionCheck:
         self._waiting: dict[str, asyncio.Future[_Answer | None]] = {}
         self._batch: list[str] = []
         self._flush: asyncio.Task[None] | None = None
+        self._warned_at = -math.inf
 
     async def check(self, user: AuthenticatedUser, *, max_age: float | None = None) -> None:
         """Nothing when `user` carries no session id or its session is alive; AuthError
@@ -113,7 +116,13 @@ class SessionCheck:
         try:
             rows = await self._fetch(ids)
         except Exception as exc:  # unreachable, timed out, refused: the callers answer 503
-            logger.warning("session check: Better Auth's database failed (%s)", type(exc).__name__)
+            if checked_at - self._warned_at >= _WARNING_SECONDS:
+                self._warned_at = checked_at
+                logger.warning(
+                    "session check: Better Auth's database did not answer (%s); "
+                    "requests that need it are answered 503",
+                    type(exc).__name__,
+                )
             rows = None
         for sid in ids:
             answer: _Answer | None = None

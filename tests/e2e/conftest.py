@@ -16,6 +16,7 @@ from tests.support.databases import empty_databases
 from tests.support.example_stack import (
     JWT_EXPIRATION_SECONDS,
     JWT_LEEWAY_SECONDS,
+    SESSION_CHECK_SECONDS,
     NewContext,
     Shoot,
     Stack,
@@ -90,6 +91,10 @@ def stack(
                 CORS_ORIGINS=app_url,
                 TASKQL_ENV="development",
                 JWT_LEEWAY_SECONDS=str(JWT_LEEWAY_SECONDS),
+                # Signed out means signed out: Better Auth's sessions, read from its database.
+                BETTER_AUTH_DATABASE_URL=databases["auth"],
+                SESSION_CHECK_SECONDS=str(SESSION_CHECK_SECONDS),
+                REQUIRE_SESSION_ID="true",
             ),
             log_dir=logs,
         )

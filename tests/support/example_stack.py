@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Page
 # token really is refused.
 JWT_EXPIRATION_SECONDS = 10
 JWT_LEEWAY_SECONDS = 1
+SESSION_CHECK_SECONDS = 1  # how late taskql may learn of a sign-out
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
  * Better Auth on the server: email + password, sessions in PostgreSQL through `pg` (pure
  * JavaScript, nothing to compile or download), and the JWT plugin in its default JWKS mode
  * (EdDSA keys stored in the database, public keys served at /api/auth/jwks for taskql).
+ *
+ * Every JWT also names its session (`sid`): taskql, given this database as
+ * BETTER_AUTH_DATABASE_URL, refuses a token once its session has ended (sign-out,
+ * revokeSession(s), a ban) within SESSION_CHECK_SECONDS, instead of at the token's `exp`.
  */
 
 import { betterAuth, type BetterAuthOptions } from "better-auth";
@@ -18,7 +22,15 @@ function authOptions() {
     secret: config.secret,
     database: new Pool({ connectionString: config.databaseUrl }),
     emailAndPassword: { enabled: true },
-    plugins: [jwt({ jwt: { expirationTime: config.jwtExpirationTime } })],
+    plugins: [
+      jwt({
+        jwt: {
+          expirationTime: config.jwtExpirationTime,
+          // The default claims (the user row) plus the session id.
+          definePayload: ({ user, session }) => ({ ...user, sid: session.id }),
+        },
+      }),
+    ],
     telemetry: { enabled: false },
   } satisfies BetterAuthOptions;
 }

@@ -1,7 +1,8 @@
 /**
  * This tab's taskql credentials: one token store fed by Better Auth, and a sign-out that ends
- * API access in every tab of the browser (the JWT itself stays valid at taskql until it expires,
- * so the tabs must forget it, and close the live sockets it opened).
+ * API access in every tab of the browser. Signing out ends the session in Better Auth, and
+ * taskql (with BETTER_AUTH_DATABASE_URL) refuses its tokens within SESSION_CHECK_SECONDS; the
+ * tabs still forget the JWT and close their live sockets at once rather than wait for that.
  */
 
 import { authClient } from "@/lib/auth/client";
