@@ -3,13 +3,18 @@
 Better Auth ends a session (sign-out, revokeSession(s), a ban) by deleting its row; the JWT
 itself stays valid until `exp`. So a token carrying `sid` is checked against Better Auth's
 session table, with answers cached at most `max_age` seconds: that is the revocation lag.
-Misses that arrive together are looked up in one batch, and one session is looked up once,
-however many requests wait for it, so the check costs no round trip per request at load.
+
+A lookup costs a round trip and about as much CPU as a third of a request, so requests rarely
+wait for one: the sessions in use are looked up again in the background, every half bound, a
+few hundred in one statement, before their answers go stale. Only a session's first request
+(or its first after a pause) waits; misses that arrive together share one statement, and
+requests of one session share one lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -65,6 +70,8 @@ class SessionCheck:
         self._waiting: dict[str, asyncio.Future[_Answer | None]] = {}
         self._batch: list[str] = []
         self._flush: asyncio.Task[None] | None = None
+        self._active: set[str] = set()  # sessions asked about since the last refresh
+        self._refresher: asyncio.Task[None] | None = None
         self._warned_at = -math.inf
 
     async def check(self, user: AuthenticatedUser, *, max_age: float | None = None) -> None:
@@ -75,6 +82,9 @@ class SessionCheck:
         sid = user.session_id
         if sid is None:
             return
+        if self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_forever())
+        self._active.add(sid)
         now = self._clock()
         answer = self._cache.get(sid)
         oldest = self.max_age if max_age is None else max_age
@@ -85,6 +95,34 @@ class SessionCheck:
         if answer.owner != user.user_id or now >= answer.expires_at:
             # Another user's session in a forged-but-signed token is no session of this one.
             raise AuthError("revoked", REVOKED)
+
+    async def refresh_active(self) -> None:
+        """Look up again the sessions asked about since the last refresh whose answers are at
+        least half a bound old, so that they are fresh when their next request comes."""
+        now = self._clock()
+        due = [
+            sid
+            for sid in self._active
+            if sid not in self._waiting
+            and (answer := self._cache.get(sid)) is not None
+            and now - answer.checked_at >= self.max_age / 2
+        ]
+        self._active.clear()
+        for start in range(0, len(due), _BATCH):
+            await self._run_batch(due[start : start + _BATCH])
+
+    async def aclose(self) -> None:
+        for task in (self._refresher, self._flush):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._flush = None
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.max_age / 2)
+            await self.refresh_active()
 
     def _remember(self, sid: str, answer: _Answer) -> None:
         self._cache[sid] = answer
@@ -134,6 +172,6 @@ class SessionCheck:
                     else _Answer(None, 0.0, checked_at)
                 )
                 self._remember(sid, answer)
-            waiting = self._waiting.pop(sid)
-            if not waiting.done():
+            waiting = self._waiting.pop(sid, None)  # none for a background refresh
+            if waiting is not None and not waiting.done():
                 waiting.set_result(answer)

@@ -25,6 +25,7 @@ from bench import seed
 from bench.issuer import ALGORITHMS, Issuer
 from bench.operations import request_body
 from bench.processes import start_server
+from bench.sessions import seed_sessions
 
 READS = ("tasks", "task")  # writes would grow the table between the two counts
 
@@ -39,6 +40,12 @@ def main() -> None:
     parser.add_argument(
         "--no-rate-limits", action="store_true", help="turn the limiter off, to see its cost"
     )
+    parser.add_argument(
+        "--sessions",
+        choices=("none", "sid", "checked"),
+        default="none",
+        help="sid: tokens name a Better Auth session; checked: and taskql checks it (SPEC §4)",
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
@@ -51,8 +58,9 @@ def main() -> None:
         url = asyncio.run(seed.create_database())
         stack.callback(lambda: asyncio.run(seed.drop_database(url)))
         ids = asyncio.run(seed.seed(url, 1000, 50))
+        sids = asyncio.run(seed_sessions(url, ids)) if args.sessions != "none" else {}
         users = [
-            (issuer.token(args.algorithm, user, 3600), user, task_ids[0])
+            (issuer.token(args.algorithm, user, 3600, **_sid(sids, user)), user, task_ids[0])
             for user, task_ids in sorted(ids.items())
         ]
         env = {
@@ -63,6 +71,8 @@ def main() -> None:
         }
         if args.no_rate_limits:
             env.update(RATE_LIMIT="", RATE_LIMIT_MUTATIONS="", RATE_LIMIT_ANONYMOUS="")
+        if args.sessions == "checked":
+            env.update(BETTER_AUTH_DATABASE_URL=url, REQUIRE_SESSION_ID="true")
         wrapper = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p")
         server = start_server("taskql", "bench.taskql_server", env, 1800, out, wrapper=wrapper,
                               startup_seconds=600)  # fmt: skip
@@ -76,10 +86,15 @@ def main() -> None:
         _callgrind_control("--dump", server.process.pid)
         total = _dumped_instructions(out)
     print(
-        f"bench: {args.scenario} with {args.algorithm} tokens, {args.requests} requests "
+        f"bench: {args.scenario} with {args.algorithm} tokens (sessions: {args.sessions}), "
+        f"{args.requests} requests "
         f"({args.concurrency} at a time) after {args.warmup}: "
         f"{total / args.requests / 1000:,.0f} k instructions per request"
     )
+
+
+def _sid(sids: dict[str, str], user: str) -> dict[str, str]:
+    return {"sid": sids[user]} if user in sids else {}
 
 
 async def _send(

@@ -34,7 +34,8 @@ class Issuer:
     def stop(self) -> None:
         self._jwks.stop()
 
-    def token(self, algorithm: str, user_id: str, ttl: int) -> str:
+    def token(self, algorithm: str, user_id: str, ttl: int, **extra: Any) -> str:
+        """`extra` claims ride along, e.g. `sid` (definePayload's session id)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iat": now,
@@ -49,6 +50,7 @@ class Issuer:
             "image": None,
             "createdAt": "2025-01-01T00:00:00.000Z",
             "updatedAt": "2025-01-01T00:00:00.000Z",
+            **extra,
         }
         if algorithm == "HS256":
             return str(jwt.encode(claims, self.secret, algorithm="HS256"))

@@ -23,7 +23,7 @@ from tests.support import databases
 from tests.support.apps import AppFactory, RunningApp, make_settings
 from tests.support.graphql import unauthenticated
 from tests.support.timing import FakeClock
-from tests.support.tokens import hs256_token
+from tests.support.tokens import decode_unverified, hs256_token
 
 BOUND = 5.0
 REVOKED = ("revoked", "Session has ended. Please log in again.")
@@ -162,6 +162,37 @@ async def test_misses_that_arrive_together_are_looked_up_in_one_batch(
 
     assert [response.status_code for response in answers] == [200] * 30
     assert 1 <= len(sent) <= 3, sent  # one statement for a moment's misses, not one each
+
+
+async def test_sessions_in_use_are_refreshed_together_before_they_go_stale(
+    taskql: RunningApp, sessions: Sessions, session_clock: FakeClock
+) -> None:
+    """What keeps lookups off the request path at load: one statement per half bound for
+    every session in use, and requests that then find fresh answers. Ends are still seen."""
+    users = [f"user-{index}" for index in range(30)]
+    tokens = {user: hs256_token(user, sid=await sessions.open(user)) for user in users}
+    for token in tokens.values():
+        assert (await me(taskql, token)).status_code == 200
+    check = taskql.app.state.services.verifier.sessions
+    sent = lookups(taskql)
+    await sessions.end(tokens_sid(tokens["user-0"]))
+
+    session_clock.advance(BOUND / 2)
+    await check.refresh_active()
+    session_clock.advance(BOUND / 2)
+    answers = [await me(taskql, token) for token in tokens.values()]
+
+    assert len(sent) == 1  # the refresh, for all 30; no request waited for a lookup
+    assert unauthenticated(answers[0]) == REVOKED
+    assert [response.status_code for response in answers[1:]] == [200] * 29
+    await check.refresh_active()  # used again, half a bound old: refreshed, together again
+    assert len(sent) == 2
+    await check.refresh_active()  # nobody asked since: nothing to look up
+    assert len(sent) == 2
+
+
+def tokens_sid(token: str) -> str:
+    return str(decode_unverified(token)[1]["sid"])
 
 
 async def test_an_ended_session_is_not_looked_up_again_within_the_bound(
