@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Dialect, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -35,6 +36,12 @@ class PoolOptions:
     statement_timeout: float = 15.0
     ping_after_idle: float = 5.0  # 0 pings a pooled connection at every checkout
     overflow_idle: float = 60.0  # connections beyond `size` close after this long unused
+    # "pgbouncer": DATABASE_URL is PgBouncer in transaction mode (see _transaction_pooled).
+    pooler: str | None = None
+
+
+# Marks an engine whose reads must run in a transaction (read_connection honours it).
+_READS_IN_TRANSACTIONS = "taskql_reads_in_transactions"
 
 
 def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
@@ -52,6 +59,10 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
             "application_name": "taskql",
         },
     }
+    options: dict[str, Any] = {}
+    if pool.pooler == "pgbouncer":
+        connect_args = _transaction_pooled(connect_args)
+        options[_READS_IN_TRANSACTIONS] = True
     engine = create_async_engine(
         url,
         pool_size=pool.size,
@@ -62,9 +73,53 @@ def create_engine(url: str, pool: PoolOptions | None = None) -> AsyncEngine:
             "TaskqlPool", (FairAsyncPool,), {"overflow_idle_seconds": pool.overflow_idle}
         ),
         connect_args=connect_args,
+        execution_options=options,
     )
     _ping_idle_connections(engine, pool.ping_after_idle)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     return engine
+
+
+class ConnectFailed(ConnectionError):
+    """A connection to the database could not be established, for whatever reason (refused,
+    reset, authentication, a startup parameter, TLS, a timeout): the database is unavailable
+    to us (SPEC §3: 503, retry), not a bug of the request's."""
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    # SQLAlchemy's do_connect hook: the connection it would have made, or one error that says
+    # what happened. asyncpg raises a dozen types here, and a rejected startup parameter or
+    # password would otherwise surface as a ProgrammingError: a 500 for a database outage.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as exc:
+        raise ConnectFailed(f"could not connect to the database ({type(exc).__name__})") from exc
+
+
+def _transaction_pooled(connect_args: dict[str, Any]) -> dict[str, Any]:
+    """Connections safe behind PgBouncer in transaction mode, where each transaction may run
+    on another server connection: nothing may outlive a transaction.
+
+    No startup parameters (PgBouncer refuses `statement_timeout` there; asyncpg's
+    command_timeout still bounds every statement, cancelling it on the server when it runs
+    late), no prepared-statement caches (a statement prepared on one server connection is
+    unknown on the next), unique names for the statements asyncpg prepares within one, and
+    reads inside a transaction (read_connection): an autocommit read's Parse and Bind may
+    reach two server connections, and fail with "prepared statement ... does not exist".
+    """
+    return {
+        "timeout": connect_args["timeout"],
+        "command_timeout": connect_args["command_timeout"],
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _statement_name,
+    }
+
+
+def _statement_name() -> str:
+    return f"__taskql_{uuid.uuid4().hex}__"
 
 
 def _ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
@@ -152,8 +207,9 @@ async def read_connection(
             return
         engine = bind
     async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+        if not engine.get_execution_options().get(_READS_IN_TRANSACTIONS):
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection  # else SQLAlchemy begins at the first statement, rolls back at the end
 
 
 class Database:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What the test suite needs from the machine, set up when missing: PostgreSQL running on
-# 127.0.0.1:5432 and Debian's packages (chromium for the browser tests, redis-server for the
+# 127.0.0.1:5432 and Debian's packages (chromium for the browser tests, pgbouncer for the
+# transaction-pooling tests, redis-server for the
 # shared rate limits; the tests start their own Redis on a loopback port). `make test` runs this
 # first, so a fresh machine needs no step of its own; it changes nothing where all is in place.
 set -euo pipefail
 
-PACKAGES=(chromium redis-server)
+PACKAGES=(chromium redis-server pgbouncer)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else

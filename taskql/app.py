@@ -57,6 +57,7 @@ def build_services(settings: Settings) -> Services:
         ping_after_idle=settings.db_ping_after_idle_seconds,
     )
     config = settings.auth_config
+        pooler=settings.db_pooler,
     jwks = (
         JWKSClient(
             config.jwks_url,
@@ -109,7 +110,7 @@ def _event_hub(settings: Settings, database: Database) -> EventHub:
         EventHub(bus)
         if settings.is_sqlite
         else PostgresEventHub(
-            settings.database_url, bus, connect_timeout=settings.db_connect_timeout_seconds
+            settings.listen_url, bus, connect_timeout=settings.db_connect_timeout_seconds
         )
     )
     return hub
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     trusted = trusted_networks(settings.trusted_proxies)
     # No extension at all when every limit is off: a hook per request costs even doing nothing.
+            if services.verifier.sessions is not None:
+                await services.verifier.sessions.aclose()
     limiter = services.rate_limiter
     limited = [rate_limits(limiter, trusted)] if limiter.policies else []
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0)
     db_ping_after_idle_seconds: float = Field(default=5.0, ge=0)
+    # Scale-out (SPEC §5): PgBouncer in transaction mode in front of PostgreSQL, and a direct
+    # connection for LISTEN, which cannot work through transaction pooling.
+    db_pooler: Literal["pgbouncer"] | None = None
+    database_listen_url: str | None = None
     log_level: str = "INFO"
     # Production hardening: abuse limits, request logs and metrics (README "Operating taskql").
     log_format: Literal["json", "text"] = "json"
@@ -136,6 +140,24 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("db_pooler", "database_listen_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_listen_url")
+    @classmethod
+    def _listen_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = normalize_database_url(value)
+        except ValueError as exc:  # its text names the scheme or part, never the password
+            raise ValueError(str(exc).replace("DATABASE_URL", "DATABASE_LISTEN_URL")) from None
+        if url.startswith("sqlite"):
+            raise ValueError("must be a PostgreSQL URL (LISTEN is PostgreSQL's)")
+        return url
+
     @field_validator("better_auth_database_url")
     @classmethod
     def _better_auth_database_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -201,6 +223,19 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _pooler_needs_postgres(self) -> Settings:
+        if self.db_pooler is not None and self.is_sqlite:
+            raise ValueError("DB_POOLER=pgbouncer needs a PostgreSQL DATABASE_URL (PgBouncer's)")
+        if self.db_pooler is not None and self.database_listen_url is None:
+            # Through transaction pooling a LISTEN lands on whichever server connection the
+            # pool hands out and is lost with it: events would silently stop.
+            raise ValueError(
+                "DB_POOLER=pgbouncer needs DATABASE_LISTEN_URL: a direct connection to "
+                "PostgreSQL (not through PgBouncer) for the LISTEN of live task events"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_auth(self) -> Settings:
         if self.taskql_env == "production" and not self.auth_configured:
             raise ValueError(
@@ -225,6 +260,10 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.taskql_env == "development"
+
+    @property
+    def listen_url(self) -> str:
+        return self.database_listen_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -16,6 +16,7 @@ from taskql.settings import Settings
 from tests.support import databases
 from tests.support.apps import AppFactory, RunningApp, factory, make_settings, running_app
 from tests.support.jwks import JwksServer
+from tests.support.pgbouncer import PgBouncer
 from tests.support.timing import FakeClock
 from tests.support.tokens import TokenFactory, hs256_token
 
@@ -33,6 +34,13 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     await databases.migrate_database(databases.sqlite_url(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the tests' PostgreSQL server."""
+    with PgBouncer(databases.postgres_server()) as bouncer:
+        yield bouncer
 
 
 @pytest.fixture
