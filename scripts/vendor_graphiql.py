@@ -6,6 +6,7 @@ Usage: `python scripts/vendor_graphiql.py` (downloads with `npm pack`, needs onl
 GraphiQL 4.1 is the last line that ships a prebuilt browser (UMD) bundle; GraphiQL 5 is ESM-only and
 built on Monaco, which needs a bundler, web workers and injected <style> elements (no strict CSP).
 React 18 is the last React with UMD builds, and GraphiQL 4 accepts React 18 or 19.
+graphql-ws is the version the Next.js example uses; its UMD build defines `window.graphqlWs`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Package:
     name: str
     version: str
     files: dict[str, str]  # path inside the npm tarball -> file name under TARGET
+    license: str = "LICENSE"  # path inside the tarball, vendored as <name>.LICENSE
 
 
 PACKAGES = (
@@ -44,6 +46,12 @@ PACKAGES = (
         "graphiql",
         "4.1.2",
         {"graphiql.min.js": "graphiql.min.js", "graphiql.min.css": "graphiql.min.css"},
+    ),
+    Package(
+        "graphql-ws",
+        "6.4.2",
+        {"umd/graphql-ws.min.js": "graphql-ws.min.js"},
+        license="LICENSE.md",
     ),
 )
 
@@ -77,7 +85,7 @@ def vendor(package: Package, workdir: Path) -> dict[str, object]:
     tarball, tarball_integrity = npm_pack(package, workdir)
     files: dict[str, object] = {}
     with tarfile.open(tarball) as archive:
-        for source, name in {**package.files, "LICENSE": f"{package.name}.LICENSE"}.items():
+        for source, name in {**package.files, package.license: f"{package.name}.LICENSE"}.items():
             member = archive.extractfile(f"package/{source}")
             if member is None:
                 sys.exit(f"{package.name}@{package.version} has no {source}")
@@ -107,7 +115,9 @@ def refresh() -> None:
 
 def check() -> int:
     manifest = json.loads(MANIFEST.read_text())
-    problems = []
+    pinned = [f"{package.name}@{package.version}" for package in PACKAGES]
+    recorded = [f"{package['name']}@{package['version']}" for package in manifest["packages"]]
+    problems = [] if pinned == recorded else [f"VERSIONS.json has {recorded}, PACKAGES {pinned}"]
     for package in manifest["packages"]:
         for name, recorded in package["files"].items():
             path = TARGET / name

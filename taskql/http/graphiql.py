@@ -6,15 +6,17 @@ import base64
 import hashlib
 import html
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parents[1] / "static" / "graphiql"
 MANIFEST = STATIC_DIR / "VERSIONS.json"
@@ -23,8 +25,14 @@ STATIC_PATH = "/graphql/static"
 PLACEHOLDER = "Bearer <token>"
 TOKEN_HINT = "taskql token --sub <id>"  # noqa: S105 - a command to run, not a credential
 
-# Order matters: GraphiQL's UMD bundle reads the React globals, our bootstrap reads GraphiQL.
-SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+# Order matters: GraphiQL's UMD bundle reads the React globals, our bootstrap reads GraphiQL and
+# graphqlWs (the graphql-ws client, for subscriptions).
+SCRIPTS = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphql-ws.min.js",
+)
 STYLES = ("graphiql.min.css",)
 OWN_SCRIPT, OWN_STYLE = "taskql-graphiql.js", "taskql-graphiql.css"
 
@@ -32,20 +40,37 @@ OWN_SCRIPT, OWN_STYLE = "taskql-graphiql.js", "taskql-graphiql.css"
 # text varies only with the scrollbar width and body margins, which taskql-graphiql.css pins to
 # zero, so the policy admits exactly that text by hash; the browser test opens a dialog to check.
 SCROLL_LOCK_STYLE_HASH = "'sha256-nzTgYzXYDNe6BAHiiI7NNlfK8n/auuOAhh2t92YvuXo='"
-# Fonts and icons in graphiql.min.css are data: URIs; everything else comes from this origin.
-GRAPHIQL_CSP = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        f"style-src 'self' {SCROLL_LOCK_STYLE_HASH}",
-        "connect-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
+# A Host header that is a CSP host-source as it stands: a DNS name or IPv4 address and a port.
+# Anything else (an IPv6 literal, which CSP cannot name, or an injected ";") names no socket.
+_CSP_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?")
+
+
+def graphiql_csp(host: str | None = None) -> str:
+    """The page's policy. Fonts and icons in graphiql.min.css are data: URIs; everything else
+    comes from this origin, subscriptions from its WebSocket twin on `host` (the request's Host).
+
+    CSP Level 3 lets 'self' match ws: and wss: on the same host, but older browsers do not
+    (Safari before 16), so the socket's origin is named. Both schemes: behind a proxy that ends
+    TLS the app sees http, and a browser never opens ws: from an https page (mixed content).
+    """
+    host = (host or "").strip().lower()
+    sockets = f" ws://{host} wss://{host}" if _CSP_HOST.fullmatch(host) else ""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src 'self' {SCROLL_LOCK_STYLE_HASH}",
+            f"connect-src 'self'{sockets}",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+GRAPHIQL_CSP = graphiql_csp()  # the policy for a request without a usable Host
 PAGE_HEADERS = {
     "Content-Security-Policy": GRAPHIQL_CSP,
     "X-Frame-Options": "DENY",
@@ -140,9 +165,18 @@ def graphiql_html(*, development: bool, persist_headers: bool) -> str:
 """
 
 
+class GraphiQLPage(HTMLResponse):
+    """The page, its policy naming the WebSocket origin of the host the request was sent to."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Set as it is sent: the router builds the response without handing over the request.
+        self.headers["Content-Security-Policy"] = graphiql_csp(Headers(scope=scope).get("host"))
+        await super().__call__(scope, receive, send)
+
+
 def graphiql_response(*, development: bool, persist_headers: bool) -> HTMLResponse:
     page = graphiql_html(development=development, persist_headers=persist_headers)
-    return HTMLResponse(page, headers=PAGE_HEADERS)
+    return GraphiQLPage(page, headers=PAGE_HEADERS)
 
 
 class GraphiQLStaticFiles(StaticFiles):

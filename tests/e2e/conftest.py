@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.databases import empty_databases
+from tests.support.databases import empty_databases, sqlite_url
 from tests.support.example_stack import (
     JWT_EXPIRATION_SECONDS,
     JWT_LEEWAY_SECONDS,
@@ -24,7 +24,8 @@ from tests.support.example_stack import (
 from tests.support.network import free_port
 from tests.support.nextjs import NextBuild, nextjs_build
 from tests.support.paths import OUTPUT
-from tests.support.processes import ServerProcess, base_env, run_taskql
+from tests.support.processes import ServerProcess, base_env, run_taskql, venv_command
+from tests.support.tokens import TEST_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +105,31 @@ def stack(
         finally:
             for log in logs.glob("*.log"):
                 shutil.copy(log, e2e_output / log.name)
+
+
+@pytest.fixture(scope="module")
+def graphiql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """`taskql serve` with GraphiQL on, on SQLite, taking the tests' HS256 tokens: GraphiQL
+    needs neither the Next.js app nor PostgreSQL."""
+    workdir = tmp_path_factory.mktemp("graphiql")  # no stray .env from the repository
+    env = base_env(
+        DATABASE_URL=sqlite_url(workdir / "taskql.db"),
+        BETTER_AUTH_SECRET=TEST_SECRET,
+        TASKQL_ENV="development",
+        GRAPHIQL="true",
+    )
+    migrated = run_taskql("migrate", cwd=workdir, env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    with ServerProcess(
+        "taskql-graphiql",
+        [venv_command("taskql"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        port=port,
+        cwd=workdir,
+        env=env,
+        log_dir=workdir,
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

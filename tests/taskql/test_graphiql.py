@@ -12,11 +12,11 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from taskql.http.graphiql import GRAPHIQL_CSP, MANIFEST, STATIC_DIR, graphiql_html, sri
+from taskql.http.graphiql import MANIFEST, STATIC_DIR, graphiql_csp, graphiql_html, sri
 from tests.support.apps import make_settings, running_app
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.live import serve
-from tests.support.paths import OUTPUT
+from tests.support.paths import OUTPUT, REPO
 from tests.support.tokens import hs256_token
 
 BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -75,11 +75,13 @@ async def test_browser_get_serves_graphiql_with_a_strict_csp(
     response = await ide_client.get("/graphql", headers={"accept": BROWSER_HTML})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert response.headers["content-security-policy"] == GRAPHIQL_CSP
-    assert "unsafe" not in GRAPHIQL_CSP
-    directives = dict(part.split(" ", 1) for part in GRAPHIQL_CSP.split("; "))
-    for directive in ("script-src", "connect-src"):
-        assert directives[directive] == "'self'"
+    policy = response.headers["content-security-policy"]
+    assert policy == graphiql_csp("taskql.test")
+    assert "unsafe" not in policy
+    directives = dict(part.split(" ", 1) for part in policy.split("; "))
+    assert directives["script-src"] == "'self'"
+    # Subscriptions: the WebSocket twin of this origin, which not every browser counts as 'self'.
+    assert directives["connect-src"] == "'self' ws://taskql.test wss://taskql.test"
     assert directives["style-src"].startswith("'self' 'sha256-")
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -87,6 +89,39 @@ async def test_browser_get_serves_graphiql_with_a_strict_csp(
     assert response.headers["cache-control"] == "no-store"
     assert "http://" not in response.text
     assert "https://" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("host", "sockets"),
+    [
+        ("127.0.0.1:8000", "ws://127.0.0.1:8000 wss://127.0.0.1:8000"),
+        ("Tasks.Example.com", "ws://tasks.example.com wss://tasks.example.com"),
+    ],
+)
+async def test_the_policy_admits_websockets_to_the_host_the_page_was_asked_of(
+    ide_client: httpx.AsyncClient, host: str, sockets: str
+) -> None:
+    response = await ide_client.get("/graphql", headers={"accept": BROWSER_HTML, "host": host})
+    assert f"connect-src 'self' {sockets};" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example; script-src *",  # a directive smuggled in through the Host header
+        "tasks.example.com wss://evil.example",
+        "[::1]:8000",  # IPv6 literals are no CSP host-source
+        "",
+    ],
+)
+async def test_a_host_the_policy_cannot_name_gets_no_websocket_source(
+    ide_client: httpx.AsyncClient, host: str
+) -> None:
+    response = await ide_client.get("/graphql", headers={"accept": BROWSER_HTML, "host": host})
+    policy = response.headers["content-security-policy"]
+    assert policy == graphiql_csp()
+    assert "connect-src 'self';" in policy
+    assert "evil" not in policy
 
 
 async def test_every_asset_is_served_from_taskql_with_its_recorded_integrity(
@@ -106,13 +141,20 @@ async def test_every_asset_is_served_from_taskql_with_its_recorded_integrity(
         assert "immutable" in response.headers["cache-control"]
         assert sri(response.content) == integrity
         assert integrity == recorded.get(name, integrity)
-    assert {"react.production.min.js", "graphiql.min.js", "graphiql.min.css"} <= set(names)
+    assert {
+        "react.production.min.js",
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "graphql-ws.min.js",
+    } <= set(names)
 
 
 def test_vendored_files_match_the_manifest() -> None:
     manifest = json.loads(MANIFEST.read_text())
     versions = {package["name"]: package["version"] for package in manifest["packages"]}
-    assert set(versions) == {"react", "react-dom", "graphiql"}
+    assert set(versions) == {"react", "react-dom", "graphiql", "graphql-ws"}
+    example = json.loads((REPO / "examples" / "nextjs" / "package.json").read_text())
+    assert versions["graphql-ws"] == example["dependencies"]["graphql-ws"]  # one client version
     for package in manifest["packages"]:
         assert package["tarball_integrity"].startswith("sha512-")
         for name, entry in package["files"].items():
