@@ -23,16 +23,18 @@ import httpx
 
 from bench import seed
 from bench.issuer import ALGORITHMS, Issuer
-from bench.operations import request_body
+from bench.operations import request_body, request_headers
 from bench.processes import start_server
 from bench.sessions import seed_sessions
 
-READS = ("tasks", "task")  # writes would grow the table between the two counts
+# Reads, and creates with and without an Idempotency-Key (the key's cost): a create grows the
+# table between the two counts, which the cost of an INSERT on taskql's side does not depend on.
+SCENARIOS = ("tasks", "task", "create", "createKeyed")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
-    parser.add_argument("--scenario", choices=READS, default="tasks")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="tasks")
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="HS256")
     parser.add_argument("--requests", type=int, default=300, help="measured requests")
     parser.add_argument("--warmup", type=int, default=200, help="users, one request each")
@@ -122,7 +124,8 @@ async def _send(
                 response = await http.post(
                     "/graphql",
                     json=request_body(scenario, user, str(task_id)),
-                    headers={"authorization": f"Bearer {token}"},
+                    headers={"authorization": f"Bearer {token}"}
+                    | request_headers(scenario, number),
                 )
                 body = response.json()
                 if response.status_code != 200 or body.get("errors"):

@@ -1,5 +1,7 @@
 -- wrk script: authenticated GraphQL requests, rotating through users (each with its own token).
--- Arguments after `--`: <users file> <operations file> <scenario: tasks|task|create|toggle|mixed>
+-- Arguments after `--`: <users file> <operations file>
+--   <scenario: tasks|task|create|createKeyed|toggle|mixed>
+-- createKeyed is create with a fresh Idempotency-Key per request (what the key costs).
 -- Users file lines: "<token> <userId> <taskId,taskId,...>"
 -- Operations file lines (bench/operations.py writes them from the front end's documents):
 -- "<scenario> <operationName> <document as a JSON string>"
@@ -12,6 +14,7 @@ local threads = {}
 local users = {}
 local scenario = "tasks"
 local counter = 0
+local started = 0
 
 function setup(thread)
   thread:set("offset", #threads * 7919)
@@ -33,13 +36,14 @@ function init(args)
   end
   scenario = args[3]
   counter = offset or 0
+  started = os.time()
 end
 
 local function body(op, u)
   local variables
   if op == "tasks" then
     variables = string.format('{"userId":"%s","first":20}', u.user)
-  elseif op == "create" then
+  elseif op == "create" or op == "createKeyed" then
     variables = string.format('{"userId":"%s","input":{"title":"bench task"}}', u.user)
   else
     local id = u.ids[(counter % #u.ids) + 1]
@@ -56,10 +60,11 @@ function request()
   if scenario == "mixed" then
     op = MIXED[(counter % #MIXED) + 1]
   end
-  return wrk.format("POST", "/graphql", {
-    ["Authorization"] = u.auth,
-    ["Content-Type"] = "application/json",
-  }, body(op, u))
+  local headers = { ["Authorization"] = u.auth, ["Content-Type"] = "application/json" }
+  if op == "createKeyed" then
+    headers["Idempotency-Key"] = string.format("wrk-%d-%d-%d", started, offset or 0, counter)
+  end
+  return wrk.format("POST", "/graphql", headers, body(op, u))
 end
 
 function done(summary, latency, requests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ OPERATIONS = {
     "tasks": "ListTasks",
     "task": "GetTask",
     "create": "CreateTask",
+    "createKeyed": "CreateTask",  # with a fresh Idempotency-Key each: the key's cost (SPEC §8)
     "toggle": "ToggleTaskComplete",
 }
 
@@ -22,12 +24,21 @@ def request_body(scenario: str, user: str, task_id: str) -> dict[str, Any]:
     variables: dict[str, Any] = {"userId": user}
     if scenario == "tasks":
         variables["first"] = 20
-    elif scenario == "create":
+    elif scenario in ("create", "createKeyed"):
         variables["input"] = {"title": "bench task"}
     else:
         variables["id"] = task_id
     name = OPERATIONS[scenario]
     return {"operationName": name, "query": operation(name), "variables": variables}
+
+
+def request_headers(scenario: str, number: int) -> dict[str, str]:
+    """Headers beyond Authorization: createKeyed's Idempotency-Key, new for every request."""
+    return (
+        {"idempotency-key": f"bench-{number}-{uuid.uuid4().hex}"}
+        if scenario == "createKeyed"
+        else {}
+    )
 
 
 def write_for_wrk(path: Path) -> Path:

@@ -22,6 +22,7 @@ class Code(StrEnum):
     CONFLICT = "CONFLICT"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
     BAD_REQUEST = "BAD_REQUEST"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -79,6 +80,10 @@ RULES: Mapping[Code, Rule] = {
     Code.GRAPHQL_PARSE_FAILED: Rule(400),
     Code.GRAPHQL_VALIDATION_FAILED: Rule(400),
     Code.TOO_MANY_SUBSCRIPTIONS: Rule(400),
+    # Subscriptions only (an `error` message): the client refetches, then subscribes afresh.
+    Code.CURSOR_EXPIRED: Rule(
+        400, "Events after this cursor are no longer kept. Refetch, then subscribe without it."
+    ),
     Code.RATE_LIMITED: Rule(429),  # + Retry-After and RateLimit headers, from the limit hit
     Code.SERVICE_UNAVAILABLE: Rule(
         503,
@@ -246,7 +251,6 @@ class CloseCode(IntEnum):
     RESTART = 1012
     TRY_AGAIN_LATER = 1013  # whether the token's session is alive could not be found out
     TOKEN_EXPIRED = 4001
-    SLOW_CONSUMER = 4013
     TOO_MANY_CONNECTIONS = 4029
     BAD_MESSAGE = 4400  # a message outside graphql-transport-ws (the protocol's own code)
     FORBIDDEN = 4403  # strawberry's code for a rejected connection_init; a session that ended

@@ -212,6 +212,21 @@ async def read_connection(
         yield connection  # else SQLAlchemy begins at the first statement, rolls back at the end
 
 
+@asynccontextmanager
+async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements each commit as they run, for small writes that others
+    must see at once (an Idempotency-Key's claim): no BEGIN and COMMIT round trips. Where
+    autocommit is unsafe (PgBouncer in transaction mode, see _transaction_pooled) the
+    statements run in one transaction instead, committed when the block ends."""
+    if engine.get_execution_options().get(_READS_IN_TRANSACTIONS):
+        async with engine.begin() as connection:
+            yield connection
+        return
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 class Database:
     """The engine and its session factory, created once at startup and disposed at shutdown."""
 

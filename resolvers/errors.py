@@ -24,6 +24,15 @@ class NotFound(TaskqlError):
         super().__init__()
 
 
+class Conflict(TaskqlError):
+    """`expectedVersion` is not the task's version: nothing was changed."""
+
+    code = Code.CONFLICT
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(currentVersion=current_version)
+
+
 class BadUserInput(TaskqlError):
     code = Code.BAD_USER_INPUT
 
@@ -33,6 +42,15 @@ class BadUserInput(TaskqlError):
 
 class ServiceUnavailable(TaskqlError):
     code = Code.SERVICE_UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class CursorExpired(TaskqlError):
+    """`taskEvents(after:)` names a cursor older than the event log keeps."""
+
+    code = Code.CURSOR_EXPIRED
 
     def __init__(self) -> None:
         super().__init__()

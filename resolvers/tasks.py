@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,7 +33,7 @@ from db.models import (
 )
 from db.session import read_connection
 from resolvers import events
-from resolvers.errors import BadUserInput, NotFound
+from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.events import ChangeKind, EventHub, TaskChange
 from resolvers.pagination import Order, after_cursor, check_page_size, encode_cursor, order_by
 
@@ -181,6 +181,7 @@ async def create_task(
         "completed": False,
         "created_at": now,
         "updated_at": now,
+        "version": 1,
     }
     row = (await session.execute(insert(Task).values(**values).returning(*TASK_COLUMNS))).one()
     task = TaskState._make(row)
@@ -194,6 +195,7 @@ async def update_task(
     user_id: str,
     task_id: int,
     changes: Mapping[str, Any],
+    expected_version: int | None = None,
 ) -> TaskState:
     """PATCH semantics: only the keys present in `changes` are written."""
     values: dict[str, Any] = {}
@@ -207,43 +209,84 @@ async def update_task(
         if changes["completed"] is None:
             raise BadUserInput("completed", "cannot be null")
         values["completed"] = bool(changes["completed"])
-    values["updated_at"] = utcnow()
-    statement = update(Task).where(_owned(user_id, task_id)).values(**values)
-    return await _write_one(session, hub, statement)
+    statement = update(Task).values(**values, **_changed())
+    return await _write_one(session, hub, statement, user_id, task_id, expected_version)
 
 
 async def toggle_task(
-    session: AsyncSession, hub: EventHub | None, user_id: str, task_id: int
+    session: AsyncSession,
+    hub: EventHub | None,
+    user_id: str,
+    task_id: int,
+    expected_version: int | None = None,
 ) -> TaskState:
-    statement = (
-        update(Task)
-        .where(_owned(user_id, task_id))
-        .values(completed=not_(Task.completed), updated_at=utcnow())
-    )
-    return await _write_one(session, hub, statement)
+    statement = update(Task).values(completed=not_(Task.completed), **_changed())
+    return await _write_one(session, hub, statement, user_id, task_id, expected_version)
 
 
 async def delete_task(
-    session: AsyncSession, hub: EventHub | None, user_id: str, task_id: int
+    session: AsyncSession,
+    hub: EventHub | None,
+    user_id: str,
+    task_id: int,
+    expected_version: int | None = None,
 ) -> int:
-    deleted = await session.scalar(delete(Task).where(_owned(user_id, task_id)).returning(Task.id))
+    where = _versioned(user_id, task_id, expected_version)
+    deleted = await session.scalar(delete(Task).where(where).returning(Task.id))
     if deleted is None:
-        await session.rollback()
-        raise NotFound()
+        await _refuse(session, user_id, task_id, expected_version)
     await events.commit(session, hub, TaskChange.deleted(int(deleted), user_id))
     return int(deleted)
 
 
-async def _write_one(session: AsyncSession, hub: EventHub | None, statement: Any) -> TaskState:
-    """An UPDATE of one owned row, returning its columns, committed and published as UPDATED."""
+def _changed() -> dict[str, Any]:
+    """What every change also writes: the time, and the next version (in the statement, so
+    concurrent changes each get their own)."""
+    return {"updated_at": utcnow(), "version": Task.version + 1}
+
+
+def _versioned(user_id: str, task_id: int, expected_version: int | None) -> ColumnElement[bool]:
+    owned = _owned(user_id, task_id)
+    return owned if expected_version is None else and_(owned, Task.version == expected_version)
+
+
+async def _write_one(
+    session: AsyncSession,
+    hub: EventHub | None,
+    statement: Any,
+    user_id: str,
+    task_id: int,
+    expected_version: int | None,
+) -> TaskState:
+    """An UPDATE of one owned row (at `expected_version`, if given), returning its columns,
+    committed and published as UPDATED."""
     # Nothing of the session's identity map is read back, so there is nothing to synchronise.
     result = await session.execute(
-        statement.returning(*TASK_COLUMNS), execution_options={"synchronize_session": False}
+        statement.where(_versioned(user_id, task_id, expected_version)).returning(*TASK_COLUMNS),
+        execution_options={"synchronize_session": False},
     )
     row = result.one_or_none()
     if row is None:
-        await session.rollback()
-        raise NotFound()
+        await _refuse(session, user_id, task_id, expected_version)
     task = TaskState._make(row)
     await events.commit(session, hub, TaskChange.written(ChangeKind.UPDATED, task))
     return task
+
+
+_VERSION = select(Task.version).where(
+    Task.user_id == bindparam("owner"), Task.id == bindparam("task_id", type_=Integer())
+)
+
+
+async def _refuse(
+    session: AsyncSession, user_id: str, task_id: int, expected_version: int | None
+) -> NoReturn:
+    """A write that matched no row: the task is not the caller's, or (with an expected
+    version) it has moved on, which the caller learns as CONFLICT with the version it is at."""
+    current = None
+    if expected_version is not None:
+        current = await session.scalar(_VERSION, {"owner": user_id, "task_id": task_id})
+    await events.unwritten(session)
+    if current is None:
+        raise NotFound()
+    raise Conflict(current)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +16,13 @@ from schema.inputs import CreateTaskInput, TaskFilter, UpdateTaskInput
 from schema.types import Task, TaskConnection, TaskOrder, Viewer
 
 ContextInfo = Info[Context, None]
+ExpectedVersion = Annotated[
+    int | None,
+    strawberry.argument(
+        description="The version you last saw; if the task is at another, nothing changes "
+        "(CONFLICT)."
+    ),
+]
 
 
 T = TypeVar("T")
@@ -92,9 +99,12 @@ class Mutation:
         user_id: strawberry.ID,
         id: strawberry.ID,
         input: UpdateTaskInput,
+        expected_version: ExpectedVersion = None,
     ) -> Task:
         task_id = store.parse_task_id(id)
-        return Task.from_row(await _write(info, store.update_task, task_id, input.changes()))
+        return Task.from_row(
+            await _write(info, store.update_task, task_id, input.changes(), expected_version)
+        )
 
     @strawberry.mutation(permission_classes=[IsOwner])
     async def delete_task(
@@ -102,8 +112,10 @@ class Mutation:
         info: ContextInfo,
         user_id: strawberry.ID,
         id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
     ) -> strawberry.ID:
-        deleted = await _write(info, store.delete_task, store.parse_task_id(id))
+        task_id = store.parse_task_id(id)
+        deleted = await _write(info, store.delete_task, task_id, expected_version)
         return strawberry.ID(str(deleted))
 
     @strawberry.mutation(permission_classes=[IsOwner])
@@ -112,5 +124,7 @@ class Mutation:
         info: ContextInfo,
         user_id: strawberry.ID,
         id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
     ) -> Task:
-        return Task.from_row(await _write(info, store.toggle_task, store.parse_task_id(id)))
+        task_id = store.parse_task_id(id)
+        return Task.from_row(await _write(info, store.toggle_task, task_id, expected_version))

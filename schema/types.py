@@ -54,6 +54,9 @@ class Task:
     completed: bool
     created_at: datetime
     updated_at: datetime
+    version: int = strawberry.field(
+        description="1 when created, +1 on every change; what `expectedVersion` is compared with."
+    )
 
     @classmethod
     def from_row(cls, row: TaskState) -> Task:
@@ -65,6 +68,7 @@ class Task:
             completed=row.completed,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            version=row.version,
         )
 
 
@@ -91,6 +95,9 @@ class TaskConnection:
 
 @strawberry.type(description="A committed change to one of your tasks.")
 class TaskEvent:
+    cursor: str = strawberry.field(
+        description="Where this event is in your stream: pass it as `after` to resume."
+    )
     type: TaskEventType
     task_id: strawberry.ID
     task: Task | None = strawberry.field(

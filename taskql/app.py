@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,7 +19,10 @@ from auth.verify import TokenVerifier
 from contract.errors import RULES, Code
 from db.better_auth import BetterAuthSessions, SessionTable
 from db.session import Database, PoolOptions
+from resolvers import event_log
 from resolvers.events import EventBus, EventHub
+from resolvers.housekeeping import Periodic
+from resolvers.idempotency import KeyStore, sweeper
 from schema import build_schema
 from schema.context import context_loader
 from schema.rate_limits import RateLimiter, parse_policy, trusted_networks
@@ -27,8 +31,10 @@ from taskql.http.body_limit import BodyLimitMiddleware
 from taskql.http.edge import EdgeMiddleware
 from taskql.http.graphiql import mount_graphiql_static
 from taskql.http.graphql import TaskqlGraphQLRouter
+from taskql.http.idempotency import IdempotencyKeys
 from taskql.http.observability import Metrics, OperationRecorder, install_observability
 from taskql.http.refusals import auth_error_response, auth_unavailable_response
+from taskql.live.polling import PollingEventHub
 from taskql.live.postgres import PostgresEventHub
 from taskql.live.websocket import LiveConnections
 from taskql.settings import Settings
@@ -55,9 +61,9 @@ def build_services(settings: Settings) -> Services:
         connect_timeout=settings.db_connect_timeout_seconds,
         statement_timeout=settings.db_statement_timeout_seconds,
         ping_after_idle=settings.db_ping_after_idle_seconds,
+        pooler=settings.db_pooler,
     )
     config = settings.auth_config
-        pooler=settings.db_pooler,
     jwks = (
         JWKSClient(
             config.jwks_url,
@@ -104,41 +110,54 @@ def _better_auth_sessions(settings: Settings) -> BetterAuthSessions | None:
 
 
 def _event_hub(settings: Settings, database: Database) -> EventHub:
-    """In-process on SQLite (one process serves it); LISTEN/NOTIFY across replicas on PostgreSQL."""
+    """In-process on SQLite (one process serves it); LISTEN/NOTIFY across replicas on PostgreSQL;
+    the event log, polled, behind a transaction pooler with no direct connection to LISTEN on."""
     bus = EventBus(queue_size=settings.ws_event_queue_size)
-    hub = (
-        EventHub(bus)
-        if settings.is_sqlite
-        else PostgresEventHub(
-            settings.listen_url, bus, connect_timeout=settings.db_connect_timeout_seconds
-        )
+    if settings.is_sqlite:
+        return EventHub(bus)
+    if settings.db_pooler is not None and settings.database_listen_url is None:
+        return PollingEventHub(database.engine, bus, interval=settings.events_poll_seconds)
+    return PostgresEventHub(
+        settings.listen_url, bus, connect_timeout=settings.db_connect_timeout_seconds
     )
-    return hub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     services = build_services(settings)
+    keys = KeyStore(services.database.engine, settings.idempotency_ttl_seconds)
+    sweep = sweeper(keys)  # expired Idempotency-Keys go off the request path
+    retention = settings.events_retention_seconds
+    engine = services.database.engine
+    pruner = Periodic(  # events past retention, likewise
+        "events-retention",
+        partial(event_log.prune_expired, engine, retention),
+        interval=min(60.0, retention / 10),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.auth_configured:
             logger.warning("no BETTER_AUTH_SECRET or BETTER_AUTH_URL: every token will be refused")
         await services.events.start()
+        sweep.start()
+        pruner.start()
         try:
             yield
         finally:
+            await pruner.aclose()
+            await sweep.aclose()
             await services.events.aclose()
             if services.jwks is not None:
                 await services.jwks.aclose()
+            if services.verifier.sessions is not None:
+                await services.verifier.sessions.aclose()
             if services.better_auth_sessions is not None:
                 await services.better_auth_sessions.dispose()
             await services.database.dispose()
 
     trusted = trusted_networks(settings.trusted_proxies)
     # No extension at all when every limit is off: a hook per request costs even doing nothing.
-            if services.verifier.sessions is not None:
-                await services.verifier.sessions.aclose()
     limiter = services.rate_limiter
     limited = [rate_limits(limiter, trusted)] if limiter.policies else []
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -159,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=services.rate_limiter,
         ),
         ws_init_timeout=settings.ws_init_timeout_seconds,
+        idempotency=IdempotencyKeys(keys, settings.graphql_max_tokens),
     )
     app.router.routes.append(router.http_route)  # GET/POST; the router holds the rest
     app.include_router(router)
@@ -175,8 +195,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "WWW-Authenticate", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Accept",
+            "X-Request-ID",
+            "Idempotency-Key",
+        ],
+        expose_headers=["X-Request-ID", "WWW-Authenticate", "Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
     metrics = Metrics() if settings.metrics_enabled else None

@@ -187,7 +187,8 @@ def export_schema(check: bool, path: Path) -> None:
 @click.option("--url", default="ws://127.0.0.1:8000/graphql", show_default=True)
 @click.option("--ttl", default="15m", show_default=True, help="Token lifetime; renewed at expiry.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after N events.")
-def watch(sub: str, url: str, ttl: str, count: int | None) -> None:
+@click.option("--after", default=None, help="Resume after this event's cursor (printed with each).")
+def watch(sub: str, url: str, ttl: str, count: int | None, after: str | None) -> None:
     from taskql.dev_tokens import DevTokenError, lifetime_seconds, mint
     from taskql.watch import WatchError
     from taskql.watch import watch as run_watch
@@ -203,6 +204,7 @@ def watch(sub: str, url: str, ttl: str, count: int | None) -> None:
                 emit=click.echo,
                 note=lambda text: click.echo(f"taskql: {text}", err=True),
                 count=count,
+                after=after,
             )
         )
     except (WatchError, DevTokenError) as exc:

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # connection for LISTEN, which cannot work through transaction pooling.
     db_pooler: Literal["pgbouncer"] | None = None
     database_listen_url: str | None = None
+    # The durable event log (SPEC §7): how long events stay for resuming subscriptions, and
+    # how often it is read for new events where LISTEN cannot work (a pooler, no listen URL).
+    events_retention_seconds: int = Field(default=86_400, ge=60)
+    events_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     log_level: str = "INFO"
     # Production hardening: abuse limits, request logs and metrics (README "Operating taskql").
     log_format: Literal["json", "text"] = "json"
@@ -226,13 +230,6 @@ class Settings(BaseSettings):
     def _pooler_needs_postgres(self) -> Settings:
         if self.db_pooler is not None and self.is_sqlite:
             raise ValueError("DB_POOLER=pgbouncer needs a PostgreSQL DATABASE_URL (PgBouncer's)")
-        if self.db_pooler is not None and self.database_listen_url is None:
-            # Through transaction pooling a LISTEN lands on whichever server connection the
-            # pool hands out and is lost with it: events would silently stop.
-            raise ValueError(
-                "DB_POOLER=pgbouncer needs DATABASE_LISTEN_URL: a direct connection to "
-                "PostgreSQL (not through PgBouncer) for the LISTEN of live task events"
-            )
         return self
 
     @model_validator(mode="after")

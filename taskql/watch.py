@@ -1,4 +1,5 @@
-"""`taskql watch`: a user's task events as JSON lines, reconnecting with a fresh token at expiry."""
+"""`taskql watch`: a user's task events as JSON lines, reconnecting with a fresh token at expiry
+and resuming after the last event it printed, so nothing is missed or printed twice."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from websockets.typing import Subprotocol
 from contract.errors import CloseCode
 
 WATCH = (
-    "subscription Watch($userId: ID!) { taskEvents(userId: $userId) "
-    "{ type taskId task { id title description completed updatedAt } } }"
+    "subscription Watch($userId: ID!, $after: String) { taskEvents(userId: $userId, after: $after) "
+    "{ cursor type taskId task { id title description completed version updatedAt } } }"
 )
 _PROTOCOL = Subprotocol("graphql-transport-ws")
 _WAIT_SECONDS = 10.0
@@ -32,20 +33,24 @@ async def watch(
     emit: Callable[[str], None],
     note: Callable[[str], None],
     count: int | None = None,
+    after: str | None = None,
 ) -> None:
-    """Print events until `count` of them (or forever); at 4001 reconnect with a new token."""
+    """Print events (after the cursor `after`, if given) until `count` of them, or forever; at
+    4001 reconnect with a new token and resume after the last one printed."""
     seen = 0
     while count is None or seen < count:
         try:
             async with connect(url, subprotocols=[_PROTOCOL], open_timeout=_WAIT_SECONDS) as ws:
-                await _start(ws, mint(), user_id)
+                await _start(ws, mint(), user_id, after)
                 note(f"watching the tasks of {user_id} at {url} (Ctrl-C to stop)")
                 async for raw in ws:
                     message = json.loads(raw)
                     if message.get("type") == "ping":
                         await ws.send(json.dumps({"type": "pong"}))
                     elif message.get("type") == "next":
-                        emit(json.dumps(message["payload"].get("data", {}).get("taskEvents")))
+                        event = message["payload"].get("data", {}).get("taskEvents")
+                        emit(json.dumps(event))
+                        after = event["cursor"] if isinstance(event, dict) else after
                         seen += 1
                         if count is not None and seen >= count:
                             return
@@ -61,11 +66,12 @@ async def watch(
             note("token expired: reconnecting with a fresh one")
 
 
-async def _start(ws: ClientConnection, token: str, user_id: str) -> None:
+async def _start(ws: ClientConnection, token: str, user_id: str, after: str | None) -> None:
     init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
     await ws.send(json.dumps(init))
     ack = json.loads(await asyncio.wait_for(ws.recv(), _WAIT_SECONDS))
     if ack.get("type") != "connection_ack":
         raise WatchError(f"expected connection_ack, got {ack.get('type')!r}")
-    subscribe = {"query": WATCH, "variables": {"userId": user_id}, "operationName": "Watch"}
+    variables = {"userId": user_id, "after": after}
+    subscribe = {"query": WATCH, "variables": variables, "operationName": "Watch"}
     await ws.send(json.dumps({"id": "watch", "type": "subscribe", "payload": subscribe}))

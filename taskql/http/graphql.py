@@ -27,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from contract.errors import Code, Refusal, graphql_status, note_outcome
 from schema.context import Context
 from taskql.http.graphiql import graphiql_response
+from taskql.http.idempotency import IdempotencyKeys
 from taskql.http.media import GRAPHQL_RESPONSE, JSON, negotiate
 from taskql.http.refusals import refusal_response
 from taskql.live.websocket import LiveConnections, TaskqlTransportWSHandler
@@ -112,6 +113,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         context_getter: ContextLoader,
         live: LiveConnections | None = None,
         ws_init_timeout: float = 10.0,
+        idempotency: IdempotencyKeys | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -125,6 +127,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             **kwargs,
         )
         self.live = live or LiveConnections(max_per_user=10, max_subscriptions=20)
+        self.idempotency = idempotency
         self.graphiql_development = graphiql_development
         self.graphiql_persist_headers = graphiql_persist_headers
         self._http_context = asynccontextmanager(context_getter)
@@ -227,10 +230,23 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             )
             return refusal_response(request, refusal)
         request.state.graphql_media_type = media_type or JSON
+        keyed = await self.idempotency.begin(request, context) if self.idempotency else None
+        if isinstance(keyed, Response):
+            return keyed  # a replay, or a refusal of the key
+        try:
+            response = await self._run_http(request, context, root_value)
+        except BaseException:
+            if keyed is not None:
+                await keyed.abandon(context)
+            raise
+        return response if keyed is None else await keyed.finish(request, context, response)
+
+    async def _run_http(self, request: Request, context: Context, root_value: None) -> Response:
         try:
             response = await super().run(request, context, root_value)
         except HTTPException as exc:
             return self._http_error(request, exc)
+        assert isinstance(response, Response)  # noqa: S101 - HTTP in, HTTP out
         outcome = getattr(request.state, "graphql_status", None)
         if outcome is not None:
             status, headers = outcome

@@ -29,7 +29,12 @@ _SQLALCHEMY_ONLY = {"prepared_statement_cache_size", "prepared_statement_name_fu
 
 def encode(change: TaskChange) -> str | None:
     """The NOTIFY payload: the committed task when it fits, else only what identifies it."""
-    head: dict[str, Any] = {"type": change.kind.value, "id": change.task_id, "user": change.user_id}
+    head: dict[str, Any] = {
+        "type": change.kind.value,
+        "id": change.task_id,
+        "user": change.user_id,
+        "seq": change.seq,
+    }
     candidates = [head]
     if change.task is not None:
         candidates.insert(0, {**head, "task": _state(change.task)})
@@ -43,8 +48,12 @@ def encode(change: TaskChange) -> str | None:
 def decode(payload: str) -> TaskChange:
     body = json.loads(payload)
     task_id, user_id, task = int(body["id"]), str(body["user"]), body.get("task")
-    state = _from_state(task_id, user_id, task) if isinstance(task, dict) else None
-    return TaskChange(ChangeKind(body["type"]), task_id, user_id, state)
+    # A task without its version (from a replica older than versions) is loaded instead.
+    known = isinstance(task, dict) and "version" in task
+    state = _from_state(task_id, user_id, task) if known else None
+    seq = body.get("seq")  # its number in the event log; None from a replica before the log
+    number = int(seq) if isinstance(seq, int) and not isinstance(seq, bool) else None
+    return TaskChange(ChangeKind(body["type"]), task_id, user_id, state, number)
 
 
 def _state(task: TaskState) -> dict[str, Any]:
@@ -55,6 +64,7 @@ def _state(task: TaskState) -> dict[str, Any]:
         "completed": task.completed,
         "createdAt": task.created_at.isoformat(),
         "updatedAt": task.updated_at.isoformat(),
+        "version": task.version,
     }
 
 
@@ -68,6 +78,7 @@ def _from_state(task_id: int, user_id: str, body: dict[str, Any]) -> TaskState:
         completed=bool(body["completed"]),
         created_at=datetime.fromisoformat(body["createdAt"]),
         updated_at=datetime.fromisoformat(body["updatedAt"]),
+        version=int(body["version"]),
     )
 
 

@@ -75,6 +75,7 @@ async def test_front_end_operations_round_trip(
         "completed",
         "createdAt",
         "updatedAt",
+        "version",
     }
 
     page = (await run(client, "ListTasks", me, userId="fe-user", first=2)).json()["data"]["tasks"]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic import command
+from sqlalchemy import Connection, inspect, text
 
-from db.migrate import current_revision, head_revision, upgrade
+from db.migrate import alembic_config, current_revision, head_revision, upgrade
 from db.models import Base
 from db.session import create_engine
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import create_database, drop_database, sqlite_url
 from tests.support.paths import REPO
 from tests.support.processes import run_taskql
 
@@ -82,3 +85,33 @@ async def test_concurrent_migrations_serialise(empty_postgres: str) -> None:
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_0002_gives_existing_tasks_version_1_and_adds_the_idempotency_keys(
+    dialect: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    url = empty_postgres if dialect == "postgresql" else sqlite_url(tmp_path / "old.db")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_to, "0001")
+            await connection.execute(
+                text(
+                    "INSERT INTO tasks (user_id, title, completed, created_at, updated_at)"
+                    " VALUES ('alice', 'from before', false, :now, :now)"
+                ),
+                {"now": datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)},
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            versions = (await connection.execute(text("SELECT version FROM tasks"))).all()
+            tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    finally:
+        await engine.dispose()
+    assert versions == [(1,)]
+    assert "idempotency_keys" in tables

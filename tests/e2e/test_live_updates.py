@@ -71,10 +71,14 @@ def test_two_pages_of_one_user_stay_in_step_and_another_user_hears_nothing(
     assert {call.operation for call in bob_traffic.calls} <= {"ListTasks"}  # reconnection refetches
     assert all(call.variables["userId"] != ada.id for call in bob_traffic.calls)
 
-    # taskql closes a socket with 4001 when its token expires; it comes back with a fresh token, and
-    # events flow again.
+    # taskql closes a socket with 4001 when its token expires; it comes back with a fresh token,
+    # resuming after the last event's cursor (so without refetching), and events flow again.
+    second_traffic = Traffic(stack.api_url).watch(second)
     wait_for_close_code(second, TOKEN_EXPIRED, timeout=JWT_EXPIRATION_SECONDS + 5)
     expect(theirs.live).to_have_text("Live", timeout=SOON)
+    second.wait_for_timeout(1000)  # a reconnection that refetched would have done so by now
+    assert "ListTasks" not in {call.operation for call in second_traffic.calls}
+    assert sockets.opened[-1].subscribed_after, "the reconnection did not resume after a cursor"
     mine.add("After the token expired")
     expect(theirs.item("After the token expired")).to_be_visible(timeout=SOON)
     first_socket, latest = sockets.opened[0], sockets.opened[-1]

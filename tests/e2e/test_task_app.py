@@ -145,6 +145,36 @@ def test_a_request_forged_for_another_users_id_shows_access_denied(
     expect(page_b.get_by_text("Sneaky task")).to_have_count(0)
 
 
+def test_saving_a_task_changed_elsewhere_shows_the_newer_task_and_says_so(
+    new_context: NewContext, stack: Stack, shoot: Shoot
+) -> None:
+    browser = new_context()
+    page = browser.new_page()
+    sign_up(page, "Ada")
+    tasks = TaskList(page)
+    tasks.add("Buy milk")
+    expect(tasks.item("Buy milk")).to_be_visible()
+    traffic = Traffic(stack.api_url).watch(page)
+    editor = tasks.open_editor("Buy milk")  # read at version 1
+
+    other = browser.new_page()  # another tab changes it meanwhile
+    other.goto("/tasks")
+    elsewhere = TaskList(other)
+    elsewhere.save(elsewhere.open_editor("Buy milk"), "Buy oat milk", "From the other tab")
+    expect(elsewhere.item("Buy oat milk")).to_be_visible()
+
+    tasks.save(editor, "Buy bread", "")
+    expect(tasks.alert).to_contain_text("This task was changed elsewhere.")
+    expect(tasks.item("Buy oat milk")).to_contain_text("From the other tab")
+    expect(tasks.item("Buy bread")).to_have_count(0)
+    shoot(page, "changed-elsewhere")
+    traffic.wait_for(page, len(traffic.calls))
+    updates = _only(traffic.calls, "UpdateTask")
+    assert [(call.status, call.variables["expectedVersion"]) for call in updates] == [(409, 1)]
+    other.reload()
+    expect(TaskList(other).item("Buy oat milk")).to_be_visible()  # nothing of ours was stored
+
+
 def test_expired_tokens_are_renewed_without_the_user_noticing(
     page: Page, stack: Stack, shoot: Shoot
 ) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from db.session import Database, PoolOptions
 from tests.support.apps import RunningApp, factory, make_settings, running_app
 from tests.support.databases import plain_url
-from tests.support.graphql import codes
+from tests.support.graphql import codes, data_of
 from tests.support.live import LiveServer, serve
 from tests.support.operations import CREATE_TASK, DELETE_TASK, LIST_TASKS, TOGGLE_TASK, UPDATE_TASK
 from tests.support.pgbouncer import PgBouncer
@@ -43,19 +43,6 @@ def pooled(bouncer: PgBouncer, postgres_url: str) -> dict[str, Any]:
         "database_listen_url": postgres_url,
         "db_connect_timeout_seconds": 2.0,
     }
-
-
-async def send(http: httpx.AsyncClient, user: str, query: str, **variables: Any) -> Any:
-    """The operation's data, after checking it was a clean 200."""
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": {"userId": user, **variables}},
-        headers={"authorization": f"Bearer {hs256_token(user)}"},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 @pytest.fixture
@@ -89,17 +76,17 @@ async def test_every_operation_from_two_replicas_at_once_works_and_nothing_is_lo
         owned: dict[int, bool] = {}
         for round_ in range(ROUNDS):
             http = rng.choice(replicas).client
-            created = await send(http, name, CREATE_TASK, input={"title": f"task {round_}"})
+            created = await data_of(http, name, CREATE_TASK, input={"title": f"task {round_}"})
             owned[int(created["createTask"]["id"])] = False
             task_id = str(rng.choice(sorted(owned)))
-            toggled = await send(http, name, TOGGLE_TASK, id=task_id)
+            toggled = await data_of(http, name, TOGGLE_TASK, id=task_id)
             owned[int(task_id)] = toggled["toggleTaskComplete"]["completed"]
-            await send(http, name, UPDATE_TASK, id=task_id, input={"title": f"renamed {round_}"})
-            page = await send(http, name, LIST_TASKS, first=100)
+            await data_of(http, name, UPDATE_TASK, id=task_id, input={"title": f"renamed {round_}"})
+            page = await data_of(http, name, LIST_TASKS, first=100)
             assert page["tasks"]["total"] == len(owned)
             if round_ % 3 == 2:
                 gone = rng.choice(sorted(owned))
-                await send(http, name, DELETE_TASK, id=str(gone))
+                await data_of(http, name, DELETE_TASK, id=str(gone))
                 del owned[gone]
         expected[name] = owned
 
@@ -159,7 +146,7 @@ async def test_pgbouncer_going_away_is_503_then_service_resumes(
             f":{pgbouncer.port}/", f":{proxy.port}/"
         )
         taskql = await build(**settings, db_ping_after_idle_seconds=0)
-        await send(taskql.client, "alice", CREATE_TASK, input={"title": "before"})
+        await data_of(taskql.client, "alice", CREATE_TASK, input={"title": "before"})
 
         await proxy.cut()
         variables = {"userId": "alice", "input": {"title": "during"}}
@@ -167,8 +154,8 @@ async def test_pgbouncer_going_away_is_503_then_service_resumes(
         assert response.status_code == 503, response.text
 
         await proxy.restore()
-        await send(taskql.client, "alice", CREATE_TASK, input={"title": "after"})
-        page = await send(taskql.client, "alice", LIST_TASKS)
+        await data_of(taskql.client, "alice", CREATE_TASK, input={"title": "after"})
+        page = await data_of(taskql.client, "alice", LIST_TASKS)
         assert sorted(item["title"] for item in page["tasks"]["items"]) == ["after", "before"]
     finally:
         await proxy.close()
@@ -191,17 +178,34 @@ async def test_subscribers_on_three_replicas_see_writes_made_through_each_other(
             for index, replica in enumerate(replicas):
                 async with httpx.AsyncClient(base_url=replica.http_url, trust_env=False) as http:
                     title = {"title": f"via replica {index}"}
-                    data = await send(http, "alice", CREATE_TASK, input=title)
+                    data = await data_of(http, "alice", CREATE_TASK, input=title)
                     created.append(data["createTask"]["id"])
             for socket in (first, second, third):
                 seen = [(await socket.event())["taskId"] for _ in created]
                 assert seen == created
 
 
-def test_db_pooler_needs_a_direct_listen_url_and_postgresql() -> None:
+async def test_without_a_listen_url_replicas_poll_the_event_log(
+    pgbouncer: PgBouncer, clean_postgres: str
+) -> None:
+    options = pooled(pgbouncer, clean_postgres)
+    del options["database_listen_url"]
+    settings = make_settings(options.pop("database_url"), **options, events_poll_seconds=0.1)
+    async with serve(settings) as one, serve(settings) as two:
+        token = hs256_token("alice")
+        async with subscribed(one, token, "alice") as socket:
+            await asyncio.sleep(0.3)  # a poll round sees alice's subscriber
+            async with httpx.AsyncClient(base_url=two.http_url, trust_env=False) as http:
+                data = await data_of(http, "alice", CREATE_TASK, input={"title": "polled"})
+            event = await socket.event(wait=3)
+    assert event["taskId"] == data["createTask"]["id"]
+
+
+def test_db_pooler_needs_postgresql_and_a_listen_url_that_is_postgresql() -> None:
     postgres = "postgresql://postgres@127.0.0.1:6432/test"
-    with pytest.raises(ValidationError, match="needs DATABASE_LISTEN_URL"):
-        make_settings(postgres, db_pooler="pgbouncer")
+    assert make_settings(postgres, db_pooler="pgbouncer").listen_url == (
+        "postgresql+asyncpg://postgres@127.0.0.1:6432/test"  # unused: events are polled
+    )
     with pytest.raises(ValidationError, match="needs a PostgreSQL DATABASE_URL"):
         make_settings("sqlite+aiosqlite:///:memory:", db_pooler="pgbouncer")
     with pytest.raises(ValidationError, match="must be a PostgreSQL URL"):

@@ -22,7 +22,7 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 def change(
     title: str = "Buy milk", description: str | None = None, user: str = "alice"
 ) -> TaskChange:
-    state = TaskState(7, user, title, description, True, NOW, NOW)
+    state = TaskState(7, user, title, description, True, NOW, NOW, 3)
     return TaskChange(ChangeKind.UPDATED, 7, user, state)
 
 

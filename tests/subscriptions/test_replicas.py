@@ -125,7 +125,8 @@ async def test_the_listener_reconnects_after_its_connection_is_killed(
             )
         )
     await engine.dispose()
-    assert killed == 1
+    # Ours, and maybe a listener of an earlier test's server on this database not yet gone.
+    assert killed >= 1
     deadline = time.monotonic() + 10
     while hub.connections < 2 or not hub.listening.is_set():
         assert time.monotonic() < deadline, "the listener did not reconnect"

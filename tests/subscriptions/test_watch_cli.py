@@ -65,3 +65,35 @@ async def test_watch_prints_events_and_reconnects_when_its_token_expires(
         if watcher.returncode is None:
             watcher.kill()
             await watcher.wait()
+
+
+async def test_watch_after_a_cursor_prints_what_happened_while_away(
+    start: Start, tmp_path: Path
+) -> None:
+    server = await start()
+    env = {**os.environ, "BETTER_AUTH_SECRET": TEST_SECRET, "TASKQL_ENV": "development"}
+
+    async def run_watch(*extra: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            TASKQL, "watch", "--sub", "alice", "--url", server.ws_url, *extra,
+            cwd=tmp_path, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    async with httpx.AsyncClient(base_url=server.http_url, trust_env=False) as http:
+        alice = Tasks(http, hs256_token("alice"), "alice")
+        first = await run_watch("--count", "1")
+        assert first.stdout is not None and first.stderr is not None
+        assert "watching the tasks of alice" in await line_from(first.stderr)
+        await server.subscribers("alice")
+        await alice.create("seen")
+        cursor = json.loads(await line_from(first.stdout))["cursor"]
+        assert await asyncio.wait_for(first.wait(), 10) == 0
+
+        away = [(await alice.create(f"while away {n}"))["id"] for n in range(2)]
+
+        resumed = await run_watch("--after", cursor, "--count", "2")
+        assert resumed.stdout is not None
+        printed = [json.loads(await line_from(resumed.stdout)) for _ in away]
+        assert await asyncio.wait_for(resumed.wait(), 10) == 0
+    assert [event["taskId"] for event in printed] == away

@@ -81,10 +81,11 @@ async def migrate_database(url: str) -> None:
 
 
 async def truncate_tasks(url: str) -> None:
-    """Every task gone and ids from 1 again: a clean PostgreSQL database for the next test."""
+    """Every task (and Idempotency-Key) gone and ids from 1 again: a clean PostgreSQL database
+    for the next test."""
     connection = await asyncpg.connect(plain_url(url))
     try:
-        await connection.execute("TRUNCATE tasks RESTART IDENTITY")
+        await connection.execute("TRUNCATE tasks, idempotency_keys RESTART IDENTITY")
     finally:
         await connection.close()
 

@@ -204,6 +204,7 @@ class Socket:
     token: str | None = None
     received: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    subscribed_after: str | None = None  # the cursor its subscribe resumed after, if any
 
     @property
     def claims(self) -> dict[str, Any]:
@@ -242,6 +243,9 @@ class Sockets:
             if message.get("type") == "connection_init":
                 authorization = (message.get("payload") or {}).get("Authorization", "")
                 socket.token = authorization.removeprefix("Bearer ")
+            if message.get("type") == "subscribe":
+                variables = (message.get("payload") or {}).get("variables") or {}
+                socket.subscribed_after = variables.get("after")
 
         ws.on("framesent", sent)
         ws.on("framereceived", lambda payload: socket.received.append(json.loads(payload)))

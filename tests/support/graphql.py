@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from tests.support.operations import CREATE_TASK, DELETE_TASK, TOGGLE_TASK, UPDATE_TASK
+from tests.support.tokens import hs256_token
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 # Codes a client can earn by what it sends; anything else in a fuzzed answer is our fault.
@@ -89,3 +90,17 @@ class Tasks:
 
     async def delete(self, task_id: str) -> dict[str, Any]:
         return await self.call(DELETE_TASK, id=task_id)
+
+
+async def data_of(http: httpx.AsyncClient, user: str, query: str, **variables: Any) -> Any:
+    """`query` for `user` (as `$userId`, with a token of theirs): its data, once it is checked
+    to be a clean 200."""
+    response = await http.post(
+        "/graphql",
+        json={"query": query, "variables": {"userId": user, **variables}},
+        headers={"authorization": f"Bearer {hs256_token(user)}"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]

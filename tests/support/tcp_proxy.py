@@ -13,7 +13,9 @@ class TcpProxy:
 
     `cut()` refuses new connections and resets open ones (the database host went away);
     `stall()` accepts and holds connections and stops forwarding bytes (a black-holed network);
-    `restore()` ends either, dropping what the outage left half-open, as a real one would.
+    `hold_answers()` forwards what clients send and holds what the target answers (with `cut()`
+    after it, a response lost on its way back); `restore()` ends any of these, dropping what the
+    outage left half-open, as a real one would.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -22,6 +24,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._answering = asyncio.Event()  # bytes from the target to clients may pass
+        self._answering.set()
         self._transports: set[asyncio.WriteTransport] = set()
 
     async def start(self) -> None:
@@ -37,15 +41,20 @@ class TcpProxy:
     def stall(self) -> None:
         self._flowing.clear()
 
+    def hold_answers(self) -> None:
+        self._answering.clear()
+
     async def restore(self) -> None:
         self._reset_all()
         self._flowing.set()
+        self._answering.set()
         if self._server is None:
             await self.start()
 
     async def close(self) -> None:
         await self.cut()
         self._flowing.set()
+        self._answering.set()
 
     def _reset_all(self) -> None:
         for transport in list(self._transports):
@@ -67,15 +76,21 @@ class TcpProxy:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(
                 self._pump(client_r, upstream_w, client_w),
-                self._pump(upstream_r, client_w, upstream_w),
+                self._pump(upstream_r, client_w, upstream_w, self._answering),
             )
 
     async def _pump(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: asyncio.StreamWriter
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: asyncio.StreamWriter,
+        gate: asyncio.Event | None = None,
     ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(_CHUNK):
                 await self._flowing.wait()
+                if gate is not None:
+                    await gate.wait()
                 if writer.transport.is_closing():
                     break
                 writer.write(data)

@@ -18,6 +18,9 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 # Narrower than the front end's TaskEvents: tests compare whole tasks without their timestamps.
 TASK_EVENTS = """subscription($userId: ID!) {
   taskEvents(userId: $userId) { type taskId task { id userId title description completed } } }"""
+# With the cursor, and resuming after one (`after` in `subscribe`).
+RESUMABLE = """subscription($userId: ID!, $after: String) {
+  taskEvents(userId: $userId, after: $after) { cursor type taskId task { id title version } } }"""
 
 
 class WSClient:
@@ -39,13 +42,14 @@ class WSClient:
         await self.send({"type": "connection_init", "payload": payload or {}})
         return await self.receive()
 
-    async def subscribe(self, user_id: str, op_id: str = "1", query: str = TASK_EVENTS) -> None:
+    async def subscribe(
+        self, user_id: str, op_id: str = "1", query: str = TASK_EVENTS, after: str | None = None
+    ) -> None:
+        variables: dict[str, Any] = {"userId": user_id}
+        if after is not None:
+            variables["after"] = after
         await self.send(
-            {
-                "id": op_id,
-                "type": "subscribe",
-                "payload": {"query": query, "variables": {"userId": user_id}},
-            }
+            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
         )
 
     async def event(self, wait: float = TIMEOUT) -> dict[str, Any]:
@@ -91,13 +95,18 @@ async def ws_client(
 
 @contextlib.asynccontextmanager
 async def subscribed(
-    server: LiveServer, token: str, user_id: str, query: str = TASK_EVENTS
+    server: LiveServer,
+    token: str,
+    user_id: str,
+    query: str = TASK_EVENTS,
+    after: str | None = None,
 ) -> AsyncIterator[WSClient]:
-    """A connection authenticated with `token` and subscribed to `user_id`'s events."""
+    """A connection authenticated with `token` and subscribed to `user_id`'s events (after
+    the cursor `after`, if given: then query RESUMABLE or one like it)."""
     async with ws_client(server) as client:
         ack = await client.init({"Authorization": f"Bearer {token}"})
         assert ack["type"] == "connection_ack", ack
         before = server.events.bus.subscribers(user_id)
-        await client.subscribe(user_id, query=query)
+        await client.subscribe(user_id, query=query, after=after)
         await server.subscribers(user_id, before + 1)
         yield client

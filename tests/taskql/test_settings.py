@@ -67,7 +67,7 @@ def test_better_auth_url_derives_jwks_issuer_and_audience() -> None:
     assert config.jwks_url == "https://app.example.com/api/auth/jwks"
     assert config.issuer == "https://app.example.com"
     assert config.audience == ("https://app.example.com",)
-    assert config.algorithms == {"EdDSA", "ES256", "ES512", "RS256", "PS256"}
+    assert config.algorithms == {"EdDSA", "Ed25519", "ES256", "ES512", "RS256", "PS256"}
 
 
 def test_overrides_and_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +80,7 @@ def test_overrides_and_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) ->
     config = loaded.auth_config
     assert config.audience == ("api", "mobile")
     assert config.issuer == "https://issuer.example.com"
-    assert config.algorithms == {"EdDSA", "ES256"}
+    assert config.algorithms == {"EdDSA", "Ed25519", "ES256"}  # one algorithm, two names
     assert loaded.cors_origins == ["http://a.test", "http://b.test"]
 
 

@@ -6,7 +6,13 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { TaskItem, type TaskChanges } from "@/app/tasks/task-item";
 import { useTaskEvents, type LiveState, type TaskEvent } from "@/app/tasks/use-task-events";
 import { signOut, tokens } from "@/lib/auth/session";
-import { AccessDeniedError, createTaskqlClient, SignInRequiredError } from "@/lib/graphql/client";
+import {
+  AccessDeniedError,
+  ConflictError,
+  createTaskqlClient,
+  newIdempotencyKey,
+  SignInRequiredError,
+} from "@/lib/graphql/client";
 import {
   CreateTask,
   DeleteTask,
@@ -23,6 +29,8 @@ import {
 const PAGE_SIZE = 5;
 /** Live events that change the page's membership are gathered this long into one refetch. */
 const REFETCH_DELAY_MS = 150;
+const CHANGED_ELSEWHERE_MESSAGE =
+  "This task was changed elsewhere. It now shows the latest version: make your change again if you still want it.";
 
 export interface SignedInUser {
   id: string;
@@ -152,11 +160,13 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
     const fields = new FormData(form);
     const description = String(fields.get("description") ?? "").trim();
     setCreating(true);
+    // One key per submit: however often the network makes the client retry, one task is made.
     const created = await run(() =>
-      client.request(CreateTask, {
-        userId: user.id,
-        input: { title: String(fields.get("title") ?? ""), description: description || null },
-      }),
+      client.request(
+        CreateTask,
+        { userId: user.id, input: { title: String(fields.get("title") ?? ""), description: description || null } },
+        { idempotencyKey: newIdempotencyKey() },
+      ),
     );
     setCreating(false);
     if (!created) return;
@@ -166,7 +176,7 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
 
   /** Shows a task's new state if it is on this page (and not older than what is shown). */
   function replace(task: TaskFieldsFragment) {
-    const newer = (item: TaskFieldsFragment) => Date.parse(item.updatedAt) > Date.parse(task.updatedAt);
+    const newer = (item: TaskFieldsFragment) => item.version > task.version;
     setPage(
       (current) =>
         current && {
@@ -196,8 +206,37 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
     },
   });
 
+  /**
+   * A change to `task` as the user saw it (its version): done, or, if the task changed elsewhere
+   * meanwhile, nothing written and the newer task shown with a message saying so.
+   */
+  async function change<T>(task: TaskFieldsFragment, action: (expectedVersion: number) => Promise<T>) {
+    try {
+      const result = await action(task.version);
+      setError(null);
+      return result;
+    } catch (failure) {
+      if (!(failure instanceof ConflictError)) {
+        report(failure);
+        return undefined;
+      }
+      const newer = await fetchTask(task);
+      if (newer) replace(newer);
+      else await reload(); // deleted elsewhere
+      setError(CHANGED_ELSEWHERE_MESSAGE);
+      return undefined;
+    }
+  }
+
+  // Each action's mutation has a key of its own, so a retry of it never applies it twice.
   async function toggle(task: TaskFieldsFragment) {
-    const data = await run(() => client.request(ToggleTaskComplete, { userId: user.id, id: task.id }));
+    const data = await change(task, (expectedVersion) =>
+      client.request(
+        ToggleTaskComplete,
+        { userId: user.id, id: task.id, expectedVersion },
+        { idempotencyKey: newIdempotencyKey() },
+      ),
+    );
     if (data) replace(data.toggleTaskComplete);
   }
 
@@ -206,14 +245,33 @@ export function TaskBoard({ taskqlUrl, user }: { taskqlUrl: string; user: Signed
     return data?.task ?? undefined;
   }
 
+  /** true: saved, or refused as changed elsewhere (the newer task is shown); false: try again. */
   async function save(task: TaskFieldsFragment, changes: TaskChanges) {
-    const data = await run(() => client.request(UpdateTask, { userId: user.id, id: task.id, input: changes }));
+    let conflict = false;
+    const data = await change(task, (expectedVersion) =>
+      client
+        .request(
+          UpdateTask,
+          { userId: user.id, id: task.id, input: changes, expectedVersion },
+          { idempotencyKey: newIdempotencyKey() },
+        )
+        .catch((failure: unknown) => {
+          conflict = failure instanceof ConflictError;
+          throw failure;
+        }),
+    );
     if (data) replace(data.updateTask);
-    return data !== undefined;
+    return data !== undefined || conflict;
   }
 
   async function remove(task: TaskFieldsFragment) {
-    const data = await run(() => client.request(DeleteTask, { userId: user.id, id: task.id }));
+    const data = await change(task, (expectedVersion) =>
+      client.request(
+        DeleteTask,
+        { userId: user.id, id: task.id, expectedVersion },
+        { idempotencyKey: newIdempotencyKey() },
+      ),
+    );
     if (data) await reload();
   }
 

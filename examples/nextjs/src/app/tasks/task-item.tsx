@@ -39,7 +39,7 @@ export function TaskItem({ task, onToggle, onFetch, onSave, onDelete }: TaskItem
   if (draft) {
     return (
       <li className="task editing">
-        <form className="body" onSubmit={save} aria-label={`Edit ${task.title}`}>
+        <form className="body" onSubmit={save} aria-label={`Edit ${draft.title}`}>
           <label htmlFor={`title-${task.id}`}>Title</label>
           <input id={`title-${task.id}`} name="title" type="text" defaultValue={draft.title} maxLength={200} required />
           <label htmlFor={`description-${task.id}`}>Description</label>

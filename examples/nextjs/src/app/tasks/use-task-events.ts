@@ -14,7 +14,8 @@ interface TaskEventsOptions {
   userId: string;
   /** A committed change to one of the user's tasks (made in this tab or anywhere else). */
   onEvent: (event: TaskEvent) => void;
-  /** The socket is (re)connected: events sent while it was down are lost, so refetch. */
+  /** Connected with nothing to resume from (first, or after CURSOR_EXPIRED): refetch. Reconnections
+   * resume after the last event's cursor instead, so taskql replays what happened meanwhile. */
   onConnected: () => void;
   /** No Better Auth session any more. */
   onSignInRequired: () => void;
@@ -42,6 +43,7 @@ export function useTaskEvents(options: TaskEventsOptions): LiveState {
   useEffect(() => {
     const subscription = subscribeLive(taskqlUrl, tokens, TaskEvents, { userId }, {
       next: (data) => event(data.taskEvents),
+      cursorOf: (data) => data.taskEvents.cursor,
       connected: () => connected(),
       status: (status, detail) => setState({ status, detail }),
       failed: (problem) => {

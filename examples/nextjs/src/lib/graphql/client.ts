@@ -1,7 +1,9 @@
 /**
  * A small typed GraphQL client for taskql. Every request carries `Authorization: Bearer <jwt>`;
  * a 401 is retried once with a fresh token, a second 401 means "sign in again", and a 403 is
- * reported as access denied (the user stays signed in).
+ * reported as access denied (the user stays signed in). A mutation sent with an Idempotency-Key
+ * is retried with the same key when the network fails or taskql asks to (503, or 409 with
+ * Retry-After while the first attempt still runs): taskql runs it once, whatever happens.
  */
 
 import { SignedOutError, type TokenStore } from "@/lib/auth/tokens";
@@ -25,6 +27,14 @@ export class AccessDeniedError extends Error {
   }
 }
 
+/** taskql said CONFLICT: the task changed since we read it, and nothing was written. */
+export class ConflictError extends Error {
+  constructor(readonly currentVersion: number | null) {
+    super("This task was changed elsewhere.");
+    this.name = "ConflictError";
+  }
+}
+
 /** Any other GraphQL or HTTP error; `codes` are taskql's `extensions.code` values. */
 export class TaskqlError extends Error {
   constructor(
@@ -39,7 +49,7 @@ export class TaskqlError extends Error {
 
 interface GraphQLError {
   message: string;
-  extensions?: { code?: string };
+  extensions?: { code?: string; currentVersion?: number };
 }
 
 interface GraphQLResponse<TResult> {
@@ -49,16 +59,37 @@ interface GraphQLResponse<TResult> {
 
 type Credentials = Pick<TokenStore, "get" | "refresh" | "clear">;
 
+export interface RequestOptions {
+  /** One per user action (a click, a submit), never reused for another: see newIdempotencyKey. */
+  idempotencyKey?: string;
+}
+
 export interface TaskqlClient {
   /** Queries and mutations over HTTP; subscriptions need a WebSocket client. */
   request<TResult, TVariables>(
     operation: Operation<TResult, TVariables, "query" | "mutation">,
     variables: TVariables,
+    options?: RequestOptions,
   ): Promise<TResult>;
 }
 
+/** A fresh Idempotency-Key: taskql keeps the first answer to a key and gives it to every retry. */
+export function newIdempotencyKey(): string {
+  return crypto.randomUUID();
+}
+
+const KEYED_ATTEMPTS = 4;
+const RETRY_DELAY_MS = 500;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export function createTaskqlClient(url: string, tokens: Credentials): TaskqlClient {
-  async function send(operation: { name: string; query: string }, variables: unknown, fresh: boolean) {
+  async function send(
+    operation: { name: string; query: string },
+    variables: unknown,
+    fresh: boolean,
+    key: string | undefined,
+  ): Promise<Response> {
     let token: string;
     try {
       token = fresh ? await tokens.refresh() : await tokens.get();
@@ -66,21 +97,33 @@ export function createTaskqlClient(url: string, tokens: Credentials): TaskqlClie
       if (error instanceof SignedOutError) throw new SignInRequiredError();
       throw error;
     }
-    return fetch(url, {
-      method: "POST",
-      headers: {
-        accept: "application/graphql-response+json, application/json",
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ query: operation.query, variables, operationName: operation.name }),
-    });
+    const headers: Record<string, string> = {
+      accept: "application/graphql-response+json, application/json",
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+    };
+    if (key) headers["idempotency-key"] = key;
+    const body = JSON.stringify({ query: operation.query, variables, operationName: operation.name });
+    if (!key) return fetch(url, { method: "POST", headers, body });
+    // With a key, a retry is safe: a lost answer, a 503 or a first attempt still running.
+    for (let attempt = 1; ; attempt += 1) {
+      const last = attempt === KEYED_ATTEMPTS;
+      try {
+        const response = await fetch(url, { method: "POST", headers, body });
+        const again = response.status === 503 || (response.status === 409 && response.headers.has("retry-after"));
+        if (!again || last) return response;
+      } catch (failure) {
+        if (last) throw failure;
+      }
+      await pause(RETRY_DELAY_MS * attempt);
+    }
   }
 
   return {
-    async request(operation, variables) {
-      let response = await send(operation, variables, false);
-      if (response.status === 401) response = await send(operation, variables, true);
+    async request(operation, variables, options = {}) {
+      const key = options.idempotencyKey;
+      let response = await send(operation, variables, false, key);
+      if (response.status === 401) response = await send(operation, variables, true, key);
       if (response.status === 401) {
         tokens.clear();
         throw new SignInRequiredError();
@@ -101,6 +144,8 @@ async function readResult<TResult>(response: Response): Promise<TResult> {
   const errors = body.errors ?? [];
   const codes = errors.map((error) => error.extensions?.code ?? "UNKNOWN");
   if (codes.includes("FORBIDDEN")) throw new AccessDeniedError();
+  const conflict = errors.find((error) => error.extensions?.code === "CONFLICT");
+  if (conflict) throw new ConflictError(conflict.extensions?.currentVersion ?? null);
   if (errors.length > 0 || body.data == null) {
     const message = errors.map((error) => error.message).join(" ") || `taskql answered HTTP ${response.status}.`;
     throw new TaskqlError(message, codes, response.status);

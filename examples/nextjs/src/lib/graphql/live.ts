@@ -5,8 +5,10 @@
  * A browser cannot put an Authorization header on a WebSocket, so the JWT travels in the
  * `connection_init` payload. `connectionParams` is a function, so every (re)connection sends a fresh
  * token. taskql closes the socket with 4001 when that token expires; the client then reconnects at
- * once with a new one. Events sent while the socket was down are not replayed: `onConnected` is the
- * caller's cue to refetch.
+ * once with a new one. Every event carries a cursor; a reconnection resumes after the last one seen
+ * (`after`), so taskql first sends what happened while the socket was down and nothing is lost or
+ * repeated. Only when there is nothing to resume from (the first connection, or a cursor older than
+ * taskql keeps: CURSOR_EXPIRED) does `connected` ask the caller to refetch.
  */
 
 import { createClient } from "graphql-ws/client";
@@ -27,8 +29,11 @@ export type LiveStatus = "connecting" | "live" | "reconnecting" | "offline";
 
 export interface LiveHandlers<TResult> {
   next: (data: TResult) => void;
-  /** Connected, the first time or again: refetch what may have changed meanwhile. */
+  /** Connected without a cursor to resume from (the first time, or after CURSOR_EXPIRED): refetch
+   * what may have changed meanwhile. A resumed connection replays instead and does not call this. */
   connected: () => void;
+  /** The resume point in an event, for subscriptions that take `after`. */
+  cursorOf?: (data: TResult) => string | undefined;
   status: (status: LiveStatus, detail?: string) => void;
   /** The client gave up: no session any more (SignedOutError), or retries ran out. */
   failed: (problem: unknown) => void;
@@ -68,6 +73,9 @@ export function subscribeLive<TResult, TVariables>(
   let closed = false;
   let lastClose: number | undefined;
   let forbidden = 0; // 4403 closes in a row
+  // graphql-ws sends this same object again on every reconnection: `after` moves with each event.
+  const payloadVariables: Record<string, unknown> = { ...(variables as Record<string, unknown>) };
+  let unsubscribe: () => void = () => {};
 
   const report = (status: LiveStatus, detail?: string) => {
     if (!closed) handlers.status(status, detail);
@@ -95,7 +103,7 @@ export function subscribeLive<TResult, TVariables>(
       connected: () => {
         forbidden = 0;
         report("live");
-        if (!closed) handlers.connected();
+        if (!closed && payloadVariables.after === undefined) handlers.connected();
       },
       closed: (event) => {
         lastClose = closeCode(event);
@@ -113,16 +121,31 @@ export function subscribeLive<TResult, TVariables>(
     handlers.failed(problem);
   };
 
-  const unsubscribe = client.subscribe<TResult>(
-    { query: operation.query, operationName: operation.name, variables: variables as Record<string, unknown> },
-    {
-      next: ({ data }) => {
-        if (data && !closed) handlers.next(data);
+  const subscribe = () => {
+    unsubscribe = client.subscribe<TResult>(
+      { query: operation.query, operationName: operation.name, variables: payloadVariables },
+      {
+        next: ({ data }) => {
+          if (!data || closed) return;
+          const cursor = handlers.cursorOf?.(data);
+          if (cursor !== undefined) payloadVariables.after = cursor;
+          handlers.next(data);
+        },
+        error: (problem) => {
+          if (!closed && isCursorExpired(problem)) {
+            // Away longer than taskql keeps events: refetch, and follow from now on.
+            delete payloadVariables.after;
+            handlers.connected();
+            subscribe();
+            return;
+          }
+          fail(problem);
+        },
+        complete: () => fail(new Error("taskql ended the subscription.")),
       },
-      error: fail,
-      complete: () => fail(new Error("taskql ended the subscription.")),
-    },
-  );
+    );
+  };
+  subscribe();
 
   return {
     close: () => {
@@ -133,6 +156,13 @@ export function subscribeLive<TResult, TVariables>(
       Promise.resolve(client.dispose()).catch(() => {});
     },
   };
+}
+
+function isCursorExpired(problem: unknown): boolean {
+  return (
+    Array.isArray(problem) &&
+    problem.some((error: { extensions?: { code?: unknown } }) => error?.extensions?.code === "CURSOR_EXPIRED")
+  );
 }
 
 function describe(problem: unknown): string {
