@@ -73,8 +73,17 @@ def encode_cursor(order: Order, task: Any) -> str:
 
 def _pack(order: Order, value: object, task_id: int) -> str:
     sort_value = value.isoformat() if isinstance(value, datetime) else value
-    raw = json.dumps([order.value, sort_value, task_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return opaque(json.dumps([order.value, sort_value, task_id], separators=(",", ":")))
+
+
+def opaque(text: str) -> str:
+    """A cursor's text as clients see it: base64url, unpadded (SPEC §2: cursors are opaque)."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def unwrap_opaque(cursor: str) -> str:
+    """`opaque`'s text back; ValueError (binascii.Error, UnicodeDecodeError) if it is none."""
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
 
 
 def after_cursor(order: Order, cursor: str) -> ColumnElement[bool]:
@@ -98,8 +107,7 @@ def decode_cursor(order: Order, cursor: str) -> tuple[datetime | str, int]:
     if len(cursor) > _MAX_CURSOR:
         raise _invalid()
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        shape = _SHAPE.fullmatch(text)
+        shape = _SHAPE.fullmatch(unwrap_opaque(cursor))
         if shape is None or shape[1] != order.value:
             raise _invalid()
         written = json.loads(shape[2])

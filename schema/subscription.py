@@ -21,9 +21,6 @@ from schema.types import Task, TaskEvent, TaskEventType
 ContextInfo = Info[Context, None]
 
 
-_PAGE = 200  # events read from the log at a time, when replaying or catching up
-
-
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -109,15 +106,8 @@ async def _logged(
     engine: AsyncEngine, owner: str, after: int, until: int | None
 ) -> AsyncGenerator[TaskChange, None]:
     """The owner's logged changes after number `after` (through `until`, or all), in order."""
-    while until is None or after < until:
-        page = await event_log.events_after(engine, owner, after, _PAGE)
-        for logged in page:
-            if until is not None and logged.seq > until:
-                return
-            after = logged.seq
-            yield TaskChange.logged(owner, logged)
-        if len(page) < _PAGE:
-            return
+    async for logged in event_log.logged_after(engine, owner, after, until):
+        yield TaskChange.logged(owner, logged)
 
 
 async def _event(info: ContextInfo, owner: str, change: TaskChange) -> TaskEvent:

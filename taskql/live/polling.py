@@ -14,8 +14,6 @@ from resolvers import event_log
 from resolvers.events import EventBus, EventHub, TaskChange
 from resolvers.housekeeping import Periodic
 
-_PAGE = 500
-
 
 class PollingEventHub(EventHub):
     """Delivers this process's own writes at once, everyone's at the next poll."""
@@ -42,12 +40,8 @@ class PollingEventHub(EventHub):
             if user not in self._seen:  # new here: its subscriptions replay up to now
                 self._seen[user] = (await event_log.position(self._engine, user)).last
                 continue
-            while True:
-                page = await event_log.events_after(self._engine, user, self._seen[user], _PAGE)
-                for logged in page:
-                    self.bus.deliver(TaskChange.logged(user, logged))
-                    self._seen[user] = logged.seq
-                delivered += len(page)
-                if len(page) < _PAGE:
-                    break
+            async for logged in event_log.logged_after(self._engine, user, self._seen[user]):
+                self.bus.deliver(TaskChange.logged(user, logged))
+                self._seen[user] = logged.seq
+                delivered += 1
         return delivered
