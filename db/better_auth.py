@@ -18,9 +18,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.session import Database, PoolOptions
 
-# A handful of connections is plenty: one batched lookup per session and check interval.
-_POOL = PoolOptions(size=2, max_overflow=3)
-
 
 @dataclass(frozen=True, slots=True)
 class SessionTable:
@@ -61,9 +58,9 @@ class BetterAuthSessions:
     """Reads Better Auth's database; every lookup is bounded by the connect timeout."""
 
     def __init__(self, url: str, sessions: SessionTable, *, timeout: float) -> None:
-        pool = PoolOptions(
-            size=_POOL.size,
-            max_overflow=_POOL.max_overflow,
+        pool = PoolOptions(  # a handful: one batched lookup per few hundred sessions
+            size=2,
+            max_overflow=3,
             timeout=timeout,
             connect_timeout=timeout,
             statement_timeout=timeout,

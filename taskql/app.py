@@ -218,20 +218,10 @@ def _add_health(app: FastAPI, services: Services) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            await services.database.ping()
-            checks["database"] = "ok"
-        except Exception as exc:  # any failure means not ready
-            logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
-            checks["database"] = "unavailable"
-        if services.better_auth_sessions is not None:
-            try:
-                await services.better_auth_sessions.database.ping()
-                checks["sessions"] = "ok"
-            except Exception as exc:  # Better Auth's database: the session check needs it
-                logger.warning("readiness: session database unreachable (%s)", type(exc).__name__)
-                checks["sessions"] = "unavailable"
+        checks = {"database": await _reachable(services.database, "database")}
+        if services.better_auth_sessions is not None:  # the session check needs it
+            sessions = services.better_auth_sessions.database
+            checks["sessions"] = await _reachable(sessions, "session database")
         if services.jwks is not None:
             if not services.jwks.loaded:
                 await services.jwks.prime()
@@ -242,3 +232,12 @@ def _add_health(app: FastAPI, services: Services) -> None:
             status_code=200 if ready else 503,
             headers={} if ready else dict(RULES[Code.SERVICE_UNAVAILABLE].headers),
         )
+
+
+async def _reachable(database: Database, name: str) -> str:
+    try:
+        await database.ping()
+    except Exception as exc:  # any failure means not ready
+        logger.warning("readiness: %s unreachable (%s)", name, type(exc).__name__)
+        return "unavailable"
+    return "ok"

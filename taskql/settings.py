@@ -30,6 +30,15 @@ def _split_commas(value: object) -> object:
     return value
 
 
+def _another_database_url(raw: str, setting: str) -> str:
+    """A database URL other than DATABASE_URL, normalised the same way; its errors name
+    `setting` (and, like DATABASE_URL's, name the scheme or part, never the password)."""
+    try:
+        return normalize_database_url(raw)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("DATABASE_URL", setting)) from None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -144,20 +153,12 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("db_pooler", "database_listen_url", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
     @field_validator("database_listen_url")
     @classmethod
     def _listen_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            url = normalize_database_url(value)
-        except ValueError as exc:  # its text names the scheme or part, never the password
-            raise ValueError(str(exc).replace("DATABASE_URL", "DATABASE_LISTEN_URL")) from None
+        url = _another_database_url(value, "DATABASE_LISTEN_URL")
         if url.startswith("sqlite"):
             raise ValueError("must be a PostgreSQL URL (LISTEN is PostgreSQL's)")
         return url
@@ -167,10 +168,9 @@ class Settings(BaseSettings):
     def _better_auth_database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        try:
-            return SecretStr(normalize_database_url(value.get_secret_value()))
-        except ValueError as exc:  # its text names the scheme or part, never the password
-            raise ValueError(str(exc).replace("DATABASE_URL", "BETTER_AUTH_DATABASE_URL")) from None
+        return SecretStr(
+            _another_database_url(value.get_secret_value(), "BETTER_AUTH_DATABASE_URL")
+        )
 
     @field_validator(
         "better_auth_session_table",
@@ -199,7 +199,14 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("better_auth_url", "jwt_jwks_url", "jwt_issuer", mode="before")
+    @field_validator(
+        "better_auth_url",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        "db_pooler",
+        "database_listen_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
