@@ -16,6 +16,7 @@ from taskql.settings import Settings
 from tests.support import databases
 from tests.support.apps import AppFactory, RunningApp, factory, make_settings, running_app
 from tests.support.jwks import JwksServer
+from tests.support.live import Start, serve
 from tests.support.pgbouncer import PgBouncer
 from tests.support.timing import FakeClock
 from tests.support.tokens import TokenFactory, hs256_token
@@ -80,6 +81,15 @@ def app(taskql_app: RunningApp) -> FastAPI:
 @pytest.fixture
 def client(taskql_app: RunningApp) -> httpx.AsyncClient:
     return taskql_app.client
+
+
+@pytest.fixture
+async def start(sqlite_url: str) -> AsyncIterator[Start]:
+    """`await start(database_url=..., **settings)`: live servers on loopback (real sockets)
+    that stop when the test ends. SQLite unless a test says: sockets and tokens do not depend
+    on the database."""
+    async with factory(serve, lambda: sqlite_url) as run:
+        yield run
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import databases
-from tests.support.apps import factory
 from tests.support.better_auth import BetterAuthIssuer, ensure_installed
-from tests.support.live import Start, serve
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +56,3 @@ def sid_issuer(better_auth_install: Path, better_auth_database: str) -> Iterator
     url = databases.plain_url(better_auth_database)
     with BetterAuthIssuer(alg="EdDSA", payload="sid", database_url=url) as issuer:
         yield issuer
-
-
-@pytest.fixture
-async def start(sqlite_url: str) -> AsyncIterator[Start]:
-    """`await start(**settings)`: live taskql servers on loopback, for sockets."""
-    async with factory(serve, lambda: sqlite_url) as run:
-        yield run

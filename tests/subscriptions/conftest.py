@@ -1,4 +1,4 @@
-"""Fixtures for subscription tests: real servers on loopback, one factory per test."""
+"""Fixtures for subscription tests: HTTP clients to live servers (`start` is in tests/)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,7 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
-from tests.support.apps import factory
-from tests.support.live import LiveServer, Start, serve
-
-
-@pytest.fixture
-async def start(sqlite_url: str) -> AsyncIterator[Start]:
-    """`await start(database_url=..., **settings)`: servers that stop when the test ends.
-
-    Authentication and transport do not depend on the database: SQLite unless a test says.
-    """
-    async with factory(serve, lambda: sqlite_url) as run:
-        yield run
+from tests.support.live import LiveServer
 
 
 @pytest.fixture
