@@ -52,7 +52,10 @@ class TaskqlSchema(Schema):
 
 
 def build_schema(
-    limits: Limits | None = None, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    limits: Limits | None = None,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    *,
+    plans: bool = True,
 ) -> TaskqlSchema:
     limits = limits or Limits()
     # A class of this schema's own, told its plain fields once the schema is built.

@@ -165,7 +165,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AuthError, auth_error_response)
     app.add_exception_handler(AuthUnavailable, auth_unavailable_response)
     router = TaskqlGraphQLRouter(
-        build_schema(settings.graphql_limits(), [OperationRecorder, *limited]),
+        build_schema(
+            settings.graphql_limits(),
+            [OperationRecorder, *limited],
+            plans=settings.compiled_plans,
+        ),
         path="/graphql",
         context_getter=context_loader(services.database, services.verifier, services.events),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,

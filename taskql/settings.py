@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     better_auth_session_id_column: str = "id"
     better_auth_session_user_id_column: str = "userId"
     better_auth_session_expires_at_column: str = "expiresAt"
+    # Trusted documents (SPEC §9): the manifest of the front end's operations, by id; whether
+    # only those may run (unset: yes in production when a manifest is named, else no).
+    trusted_documents: str | None = None
+    trusted_documents_only: bool | None = None
+    # Documents compiled once into plans that skip graphql-core's per-field execution; off, every
+    # operation takes the general path (an escape hatch, and the differential test's reference).
+    compiled_plans: bool = True
 
     _split = field_validator(
         "jwt_audience", "jwt_algorithms", "cors_origins", "trusted_proxies", mode="before"
@@ -205,6 +212,8 @@ class Settings(BaseSettings):
         "jwt_issuer",
         "db_pooler",
         "database_listen_url",
+        "trusted_documents",
+        "trusted_documents_only",
         mode="before",
     )
     @classmethod
@@ -264,6 +273,12 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.taskql_env == "development"
+
+    @property
+    def only_trusted_documents(self) -> bool:
+        if self.trusted_documents_only is not None:
+            return self.trusted_documents_only
+        return self.taskql_env == "production" and self.trusted_documents is not None
 
     @property
     def listen_url(self) -> str:
