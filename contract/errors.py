@@ -23,6 +23,8 @@ class Code(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    QUERY_NOT_IN_SAFELIST = "QUERY_NOT_IN_SAFELIST"
     BAD_REQUEST = "BAD_REQUEST"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -75,6 +77,12 @@ RULES: Mapping[Code, Rule] = {
         409,
         "A request with this Idempotency-Key is still being processed. Please retry.",
         {"Retry-After": "1"},
+    ),
+    # Trusted documents (SPEC §9). Apollo's persisted-query link matches this exact message and
+    # then sends the document itself, so the wording is Apollo's, not ours.
+    Code.PERSISTED_QUERY_NOT_FOUND: Rule(400, "PersistedQueryNotFound"),
+    Code.QUERY_NOT_IN_SAFELIST: Rule(
+        400, "Only trusted documents run on this server: send a documentId from its manifest."
     ),
     Code.BAD_REQUEST: Rule(400),
     Code.GRAPHQL_PARSE_FAILED: Rule(400),

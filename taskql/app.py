@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,6 +28,7 @@ from schema import build_schema
 from schema.context import context_loader
 from schema.rate_limits import RateLimiter, parse_policy, trusted_networks
 from schema.rate_limits import extension as rate_limits
+from taskql.documents import TrustedDocuments, read_manifest
 from taskql.http.body_limit import BodyLimitMiddleware
 from taskql.http.edge import EdgeMiddleware
 from taskql.http.graphiql import mount_graphiql_static
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await services.better_auth_sessions.dispose()
             await services.database.dispose()
 
+    documents = trusted_documents(settings)
     trusted = trusted_networks(settings.trusted_proxies)
     # No extension at all when every limit is off: a hook per request costs even doing nothing.
     limiter = services.rate_limiter
@@ -182,7 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=services.rate_limiter,
         ),
         ws_init_timeout=settings.ws_init_timeout_seconds,
-        idempotency=IdempotencyKeys(keys, settings.graphql_max_tokens),
+        idempotency=IdempotencyKeys(keys, settings.graphql_max_tokens, documents),
+        documents=documents,
     )
     app.router.routes.append(router.http_route)  # GET/POST; the router holds the rest
     app.include_router(router)
@@ -213,6 +217,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app, metrics, services)
     app.add_middleware(EdgeMiddleware)
     return app
+
+
+def trusted_documents(settings: Settings) -> TrustedDocuments:
+    """The manifest TRUSTED_DOCUMENTS names, read and checked at startup (SPEC §9)."""
+    path = settings.trusted_documents
+    return TrustedDocuments(
+        read_manifest(Path(path)) if path is not None else None,
+        only=settings.only_trusted_documents,
+        introspection=settings.graphiql_enabled,
+        max_tokens=settings.graphql_max_tokens,
+    )
 
 
 def _add_health(app: FastAPI, services: Services) -> None:

@@ -82,6 +82,7 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
                 err=True,
             )
         settings = load_settings()
+    _check_manifest(settings)
     if settings.is_sqlite:
         _migrate(settings)
     # uvicorn re-raises SIGTERM once its graceful shutdown is done, which would end the process
@@ -96,6 +97,18 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
         timeout_graceful_shutdown=graceful_timeout,
         **server_options(settings),
     )
+
+
+def _check_manifest(settings: Settings) -> None:
+    """A bad TRUSTED_DOCUMENTS fails here, once and plainly, not in every worker."""
+    if settings.trusted_documents is None:
+        return
+    from taskql.documents import read_manifest
+
+    try:
+        read_manifest(Path(settings.trusted_documents))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -167,19 +180,49 @@ def token(sub: str, email: str | None, name: str | None, ttl: str) -> None:
 def export_schema(check: bool, path: Path) -> None:
     from schema.sdl import schema_sdl
 
-    sdl = schema_sdl()
+    _write_or_check(path, schema_sdl(), check, "taskql export-schema")
+
+
+def _write_or_check(path: Path, text: str, check: bool, command: str) -> None:
+    """Write a generated contract file, or fail (showing the diff) unless it is current."""
     if not check:
-        path.write_text(sdl, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         click.echo(f"taskql: wrote {path}", err=True)
         return
     current = path.read_text(encoding="utf-8") if path.exists() else ""
-    if current != sdl:
+    if current != text:
         diff = difflib.unified_diff(
-            current.splitlines(keepends=True), sdl.splitlines(keepends=True), str(path), "code"
+            current.splitlines(keepends=True), text.splitlines(keepends=True), str(path), "code"
         )
         sys.stderr.writelines(diff)
-        raise click.ClickException(f"{path} is out of date: run `taskql export-schema`")
+        raise click.ClickException(f"{path} is out of date: run `{command}`")
     click.echo(f"taskql: {path} is current", err=True)
+
+
+@main.command(
+    "export-documents",
+    help="Write the trusted-documents manifest from the front end's operations, or --check it.",
+)
+@click.option("--check", is_flag=True, help="Fail if the manifest differs from the operations.")
+@click.option(
+    "--operations",
+    default="tests/contract/operations",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+@click.option(
+    "--path", default="trusted-documents.json", show_default=True, type=click.Path(path_type=Path)
+)
+def export_documents(check: bool, operations: Path, path: Path) -> None:
+    from graphql import GraphQLError
+
+    from taskql.documents import build_manifest, manifest_json
+
+    try:
+        manifest = manifest_json(build_manifest(operations))
+    except (ValueError, GraphQLError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _write_or_check(path, manifest, check, "taskql export-documents")
 
 
 @main.command(help="Print a user's task events as JSON lines, with a development token.")

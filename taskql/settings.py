@@ -249,6 +249,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _only_needs_a_manifest(self) -> Settings:
+        if self.trusted_documents_only and self.trusted_documents is None:
+            raise ValueError(
+                "TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS (the manifest's path)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_auth(self) -> Settings:
         if self.taskql_env == "production" and not self.auth_configured:
             raise ValueError(

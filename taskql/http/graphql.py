@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.routing import Route
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -26,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from contract.errors import Code, Refusal, graphql_status, note_outcome
 from schema.context import Context
+from taskql.documents import DocumentRefused, TrustedDocuments
 from taskql.http.graphiql import graphiql_response
 from taskql.http.idempotency import IdempotencyKeys
 from taskql.http.media import GRAPHQL_RESPONSE, JSON, negotiate
@@ -65,12 +67,14 @@ async def _method_not_allowed(request: Request) -> Response:
     return refusal_response(request, refusal)
 
 
-def _request_data(data: object) -> GraphQLRequestData:
-    """One operation of a JSON body or a GET query string, its members of the right types."""
+def _request_data(data: object, documents: TrustedDocuments) -> GraphQLRequestData:
+    """One operation of a JSON body or a GET query string, its members of the right types,
+    running the document it names (its `query`, or a trusted document's, SPEC §9)."""
     if not isinstance(data, dict):
         raise HTTPException(400, "The request body must be a JSON object.")
     members = {
         "query": (str, "a string"),
+        "documentId": (str, "a string"),
         "operationName": (str, "a string"),
         "variables": (dict, "an object"),
         "extensions": (dict, "an object"),
@@ -81,7 +85,7 @@ def _request_data(data: object) -> GraphQLRequestData:
                 400, f"The GraphQL operation's `{name}` must be {wording} or null, if provided."
             )
     return GraphQLRequestData(
-        query=data.get("query"),
+        query=documents.resolve(data),
         variables=data.get("variables"),
         operation_name=data.get("operationName"),
         extensions=data.get("extensions"),
@@ -114,6 +118,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         live: LiveConnections | None = None,
         ws_init_timeout: float = 10.0,
         idempotency: IdempotencyKeys | None = None,
+        documents: TrustedDocuments | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -128,6 +133,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         )
         self.live = live or LiveConnections(max_per_user=10, max_subscriptions=20)
         self.idempotency = idempotency
+        self.documents = documents or TrustedDocuments()
         self.graphiql_development = graphiql_development
         self.graphiql_persist_headers = graphiql_persist_headers
         self._http_context = asynccontextmanager(context_getter)
@@ -174,10 +180,19 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
                 raise HTTPException(400, "Unsupported content type")
             data = self.parse_json(await request.get_body())
         if isinstance(data, list):
-            batch = [_request_data(item) for item in data]
+            batch = [_request_data(item, self.documents) for item in data]
             self._validate_batch_request(batch, protocol="http")
             return batch
-        return _request_data(data)
+        return _request_data(data, self.documents)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET naming a document by id is an operation, not a visit to GraphiQL."""
+        params = request.query_params
+        return (
+            params.get("documentId") is None
+            and params.get("extensions") is None
+            and super().should_render_graphql_ide(request)
+        )
 
     async def get_sub_response(self, request: Request) -> Response:
         """This request's own (Strawberry's FastAPI router shares one across requests)."""
@@ -246,6 +261,8 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             response = await super().run(request, context, root_value)
         except HTTPException as exc:
             return self._http_error(request, exc)
+        except DocumentRefused as refused:
+            return refusal_response(request, refused.refusal, request.state.graphql_media_type)
         assert isinstance(response, Response)  # noqa: S101 - HTTP in, HTTP out
         outcome = getattr(request.state, "graphql_status", None)
         if outcome is not None:

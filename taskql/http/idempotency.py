@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 import orjson
@@ -20,6 +21,7 @@ from db.models import KEY_MAX
 from resolvers import events
 from resolvers.idempotency import Claim, KeyStore, Refused, Stored
 from schema.context import Context
+from taskql.documents import TrustedDocuments
 from taskql.http.refusals import refusal_response
 
 logger = logging.getLogger("taskql.idempotency")
@@ -46,9 +48,12 @@ def storable(status: int) -> bool:
 class IdempotencyKeys:
     """Starts and finishes the requests that carry an Idempotency-Key."""
 
-    def __init__(self, store: KeyStore, max_tokens: int) -> None:
+    def __init__(
+        self, store: KeyStore, max_tokens: int, documents: TrustedDocuments | None = None
+    ) -> None:
         self.store = store
         self.max_tokens = max_tokens
+        self.documents = documents or TrustedDocuments()
 
     async def begin(self, request: Request, context: Context) -> Response | Keyed | None:
         """None: run the request as usual. A response: answer it without running (a replay
@@ -56,7 +61,7 @@ class IdempotencyKeys:
         keys = request.headers.getlist(KEY_HEADER)
         if not keys or request.method != "POST" or context.user is None:
             return None  # a key is per user; without one the request is refused anyway
-        fingerprint = fingerprint_of(await request.body(), self.max_tokens)
+        fingerprint = fingerprint_of(await request.body(), self.max_tokens, self.documents.text_of)
         if fingerprint is None:
             return None  # not a mutation: queries ignore the header
         if len(keys) != 1 or not well_formed(keys[0]):
@@ -134,9 +139,19 @@ def _unavailable(request: Request) -> Response:
     return _refusal(request, Refusal.of(Code.SERVICE_UNAVAILABLE))
 
 
-def fingerprint_of(body: bytes, max_tokens: int) -> str | None:
+def _query_of(item: Mapping[str, object]) -> str | None:
+    query = item.get("query")
+    return query if isinstance(query, str) else None
+
+
+def fingerprint_of(
+    body: bytes,
+    max_tokens: int,
+    text_of: Callable[[Mapping[str, object]], str | None] = _query_of,
+) -> str | None:
     """A digest of the request's canonical form (each operation's normalised document, name
-    and variables), or None unless it runs a mutation."""
+    and variables), or None unless it runs a mutation. `text_of` says which document an
+    operation runs: its `query`, or the one its documentId names."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -145,10 +160,11 @@ def fingerprint_of(body: bytes, max_tokens: int) -> str | None:
     canonical: list[object] = []
     mutates = False
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+        text = text_of(item) if isinstance(item, dict) else None
+        if text is None:
             return None
         name = item.get("operationName")
-        parsed = _document(item["query"], max_tokens)
+        parsed = _document(text, max_tokens)
         if parsed is None:
             return None
         document, printed = parsed

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
 
 INVALID_MESSAGE = "Invalid message received"
@@ -30,10 +38,17 @@ class _Handshake(_Message):
 
 
 class _SubscribePayload(_Message):
-    query: str
+    query: str = ""  # required, unless a documentId (SPEC §9) names the document instead
+    documentId: str | None = None
     variables: Payload = None
     operationName: str | None = None  # the protocol's spelling
     extensions: Payload = None
+
+    @model_validator(mode="after")
+    def _names_a_document(self) -> _SubscribePayload:
+        if "query" not in self.model_fields_set and self.documentId is None:
+            raise ValueError("a subscribe payload needs `query` or `documentId`")
+        return self
 
 
 class _Subscribe(_Message):

@@ -31,6 +31,7 @@ from auth.user import LATEST_NUMERIC_DATE, AuthenticatedUser
 from contract.errors import CloseCode, Code, graphql_error
 from schema.context import Context
 from schema.rate_limits import RateLimiter, Refused
+from taskql.documents import DocumentRefused, TrustedDocuments
 from taskql.live.messages import INVALID_MESSAGE, ClosedOnce, is_client_message
 
 logger = logging.getLogger("taskql.websocket")
@@ -106,6 +107,7 @@ class LiveConnections:
 
 class LiveView(Protocol):
     live: LiveConnections
+    documents: TrustedDocuments
 
 
 class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -162,6 +164,13 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._expiry = asyncio.create_task(self._watch_token(user))
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        try:
+            message = self._resolved(message)
+        except DocumentRefused as unknown:
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [unknown.error.formatted]}
+            )
+            return
         refusal = self._refusal(message)
         if refusal is None and self.context.user is not None:
             refused = await self.live.hit(self.context.user.user_id)
@@ -172,6 +181,17 @@ class TaskqlTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await self.send_message(
             {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
         )
+
+    def _resolved(self, message: SubscribeMessage) -> SubscribeMessage:
+        """The message with the document it names (SPEC §9): its `query`, or a documentId's."""
+        if not self.connection_acknowledged:
+            return message  # Strawberry closes 4401, whatever the payload
+        documents = cast("LiveView", self.view).documents
+        payload = message["payload"]
+        query = documents.resolve(cast("Mapping[str, object]", payload))
+        if query == payload.get("query"):
+            return message
+        return {**message, "payload": {**payload, "query": query or ""}}
 
     def _refusal(self, message: SubscribeMessage) -> GraphQLError | None:
         if not self.connection_acknowledged or message["id"] in self.operations:

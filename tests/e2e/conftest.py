@@ -23,7 +23,7 @@ from tests.support.example_stack import (
 )
 from tests.support.network import free_port
 from tests.support.nextjs import NextBuild, nextjs_build
-from tests.support.paths import OUTPUT
+from tests.support.paths import OUTPUT, REPO
 from tests.support.processes import ServerProcess, base_env, run_taskql, venv_command
 from tests.support.tokens import TEST_SECRET
 
@@ -96,6 +96,9 @@ def stack(
                 BETTER_AUTH_DATABASE_URL=databases["auth"],
                 SESSION_CHECK_SECONDS=str(SESSION_CHECK_SECONDS),
                 REQUIRE_SESSION_ID="true",
+                # The example sends document ids only (SPEC §9): nothing else may run.
+                TRUSTED_DOCUMENTS=str(REPO / "trusted-documents.json"),
+                TRUSTED_DOCUMENTS_ONLY="true",
             ),
             log_dir=logs,
         )

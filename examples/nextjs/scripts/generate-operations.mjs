@@ -1,11 +1,14 @@
 // Builds src/lib/graphql/operations.generated.ts from the repository's front-end contract:
 // every operation in tests/contract/operations/*.graphql, validated against schema.graphql, with
 // TypeScript types for its variables and result. The .graphql files stay the single source of
-// truth; this module is regenerated before dev, build and lint and is never committed.
+// truth; this module is regenerated before dev, build and lint and is never committed. Each
+// operation carries its documentId (sha256 of its text), which must be in the repository's
+// trusted-documents.json (`taskql export-documents`): the app sends ids, never documents.
 //
 // Usage: node scripts/generate-operations.mjs [--check]
 //   --check  exit 1 if the generated file is missing or out of date instead of writing it.
 
+import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +33,7 @@ const appDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = resolve(appDir, "../..");
 const schemaPath = join(repoRoot, "schema.graphql");
 const operationsDir = join(repoRoot, "tests/contract/operations");
+const manifestPath = join(repoRoot, "trusted-documents.json");
 const outputPath = join(appDir, "src/lib/graphql/operations.generated.ts");
 
 // How taskql's scalars arrive in JSON. DateTime is an ISO-8601 string (SPEC §2).
@@ -153,7 +157,12 @@ function rootType(schema, operation) {
   return root;
 }
 
+function documentId(text) {
+  return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
+}
+
 function generate() {
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
   const schema = buildSchema(readFileSync(schemaPath, "utf8"));
   const definitions = loadDocuments();
   const document = { kind: Kind.DOCUMENT, definitions: definitions.map((entry) => entry.definition) };
@@ -219,11 +228,15 @@ function generate() {
       "",
     );
     const texts = [sourceText(entry), ...[...usedFragments(operation, fragments)].sort().map((fragment) => sourceText(fragments.get(fragment)))];
+    const query = texts.join("\n\n");
+    const id = documentId(query);
+    if (manifest[id] !== query) fail(`${name} is not in trusted-documents.json; run taskql export-documents`);
     out.push(
       `export const ${name}: Operation<${name}Result, ${name}Variables, "${operation.operation}"> = {`,
       `  kind: "${operation.operation}",`,
       `  name: ${JSON.stringify(name)},`,
-      `  query: ${JSON.stringify(texts.join("\n\n"))},`,
+      `  query: ${JSON.stringify(query)},`,
+      `  documentId: ${JSON.stringify(id)},`,
       "};",
       "",
     );

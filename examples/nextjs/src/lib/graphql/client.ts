@@ -85,7 +85,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createTaskqlClient(url: string, tokens: Credentials): TaskqlClient {
   async function send(
-    operation: { name: string; query: string },
+    operation: { name: string; documentId: string },
     variables: unknown,
     fresh: boolean,
     key: string | undefined,
@@ -103,7 +103,8 @@ export function createTaskqlClient(url: string, tokens: Credentials): TaskqlClie
       "content-type": "application/json",
     };
     if (key) headers["idempotency-key"] = key;
-    const body = JSON.stringify({ query: operation.query, variables, operationName: operation.name });
+    // The document's id, not its text: taskql runs only the documents its manifest trusts.
+    const body = JSON.stringify({ documentId: operation.documentId, variables, operationName: operation.name });
     if (!key) return fetch(url, { method: "POST", headers, body });
     // With a key, a retry is safe: a lost answer, a 503 or a first attempt still running.
     for (let attempt = 1; ; attempt += 1) {

@@ -122,8 +122,11 @@ export function subscribeLive<TResult, TVariables>(
   };
 
   const subscribe = () => {
+    // The document's id, not its text (taskql runs only trusted documents). graphql-ws wants a
+    // `query` string in every subscribe payload, so it is sent empty beside the id.
+    const payload = { query: "", documentId: operation.documentId, operationName: operation.name, variables: payloadVariables };
     unsubscribe = client.subscribe<TResult>(
-      { query: operation.query, operationName: operation.name, variables: payloadVariables },
+      payload,
       {
         next: ({ data }) => {
           if (!data || closed) return;
