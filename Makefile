@@ -32,8 +32,9 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-schema: install ## regenerate schema.graphql from the code
+schema: install ## regenerate schema.graphql from the code and trusted-documents.json from the operations
 	$(VENV)/bin/taskql export-schema
+	$(VENV)/bin/taskql export-documents
 
 test-setup: ## start PostgreSQL and install the Debian packages the tests need, when missing
 	bash scripts/test-setup.sh

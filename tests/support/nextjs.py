@@ -1,7 +1,8 @@
 """Install and build ``examples/nextjs`` for the browser tests, outside the tracked tree.
 
 ``npm ci`` runs once per lock-file hash into ``.cache/nextjs-deps-<hash>/``. Each distinct set of
-inputs (the app's sources, the contract operations, ``schema.graphql``) gets one production build
+inputs (the app's sources, the contract operations, ``schema.graphql``, the trusted-documents
+manifest) gets one production build
 in ``.cache/nextjs-build-<hash>/``, a copy of the repository layout that the operation generator
 expects, with ``node_modules`` hard-linked from the deps directory. Builds are reused until an
 input changes. File locks make concurrent pytest sessions wait for one another, and a build in
@@ -25,7 +26,11 @@ from tests.support.paths import REPO
 
 APP = Path("examples/nextjs")
 NEEDED_BY = "the browser tests"
-CONTRACT = (Path("schema.graphql"), Path("tests/contract/operations"))
+CONTRACT = (
+    Path("schema.graphql"),
+    Path("trusted-documents.json"),
+    Path("tests/contract/operations"),
+)
 # Never copied into a build: installs, build output, generated files and local .env files.
 _SKIP = {
     "node_modules",
