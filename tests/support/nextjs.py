@@ -26,11 +26,8 @@ from tests.support.paths import REPO
 
 APP = Path("examples/nextjs")
 NEEDED_BY = "the browser tests"
-CONTRACT = (
-    Path("schema.graphql"),
-    Path("trusted-documents.json"),
-    Path("tests/contract/operations"),
-)
+CONTRACT_FILES = (Path("schema.graphql"), Path("trusted-documents.json"))
+OPERATIONS_DIR = Path("tests/contract/operations")
 # Never copied into a build: installs, build output, generated files and local .env files.
 _SKIP = {
     "node_modules",
@@ -59,8 +56,8 @@ def _inputs() -> list[Path]:
     for top, dirs, names in os.walk(REPO / APP):
         dirs[:] = [name for name in dirs if not _skipped(name)]
         files += (Path(top) / name for name in names if not _skipped(name))
-    files += (REPO / CONTRACT[1]).glob("*.graphql")
-    files.append(REPO / CONTRACT[0])
+    files += (REPO / OPERATIONS_DIR).glob("*.graphql")
+    files += (REPO / path for path in CONTRACT_FILES)
     return sorted(path.relative_to(REPO) for path in files)
 
 
