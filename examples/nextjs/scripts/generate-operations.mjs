@@ -193,6 +193,8 @@ function generate() {
     "  readonly kind: TKind;",
     "  readonly name: string;",
     "  readonly query: string;",
+    "  /** sha256 of `query`, as taskql's trusted-documents manifest names it: what is sent. */",
+    "  readonly documentId: string;",
     "  /** Type-only: never set at run time. */",
     "  readonly __types?: (variables: TVariables) => TResult;",
     "}",
