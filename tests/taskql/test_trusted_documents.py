@@ -19,24 +19,13 @@ from taskql.documents import build_manifest, document_id, read_manifest
 from tests.support.apps import AppFactory, make_settings
 from tests.support.graphql import INTROSPECTION, codes
 from tests.support.live import Start
-from tests.support.paths import OPERATIONS, REPO
+from tests.support.operations import MANIFEST, trusted_ids
+from tests.support.paths import OPERATIONS
 from tests.support.tokens import hs256_token
 from tests.support.websocket import ws_client
 
-MANIFEST = REPO / "trusted-documents.json"
 STRICT = "application/graphql-response+json"
-
-
-def ids() -> dict[str, str]:
-    """Each contract operation's documentId, by operation name."""
-    found = {}
-    for key, text in read_manifest(MANIFEST).items():
-        name = text.split("(", 1)[0].split("{", 1)[0].split()[1]
-        found[name] = key
-    return found
-
-
-ID = ids()
+ID = trusted_ids()
 
 
 @pytest.fixture
@@ -162,9 +151,7 @@ async def test_get_names_a_document_by_id_and_still_refuses_mutations(
     assert listed.status_code == 200, listed.text
     assert listed.json()["data"]["tasks"]["total"] == 0
     # A browser's Accept (text/html, */*) with an id is an operation, not GraphiQL's page.
-    html = await only.get(
-        "/graphql", params=params, headers={**headers, "accept": "text/html,*/*"}
-    )
+    html = await only.get("/graphql", params=params, headers={**headers, "accept": "text/html,*/*"})
     assert html.status_code == 200
     assert html.json()["data"]["tasks"]["total"] == 0
     params = {"documentId": ID["CreateTask"], "variables": json.dumps({"userId": user})}
