@@ -1,9 +1,12 @@
-"""`python -m bench`: taskql against the floor it is built on, on PostgreSQL, over loopback.
+"""`python -m bench`: taskql against the floor it is built on and against PostGraphile v4, on
+PostgreSQL, over loopback.
 
-Seeds a throwaway database (1,000 users × 50 tasks), starts taskql (as `taskql serve` runs it)
-and the reference app (bench/reference_app.py), drives both with wrk for a fixed time per
-scenario and token algorithm, and prints req/s, latency, server CPU per request, the JWT share
-of that CPU, RSS, and taskql's throughput per core as a ratio of the floor's.
+Seeds a throwaway database (1,000 users × 50 tasks), starts taskql (as `taskql serve` runs it),
+the floor (bench/reference_app.py) and PostGraphile (bench/postgraphile/), each alone on one
+pinned core with wrk and PostgreSQL on the other, drives them with wrk for a fixed time per
+scenario and token algorithm, then at a fixed rate, then taskql with one and two workers, and
+prints req/s, latency, server CPU per request, the JWT share of that CPU, RSS, taskql's
+throughput per core over PostGraphile's and the floor's, and each target met or missed.
 Every process it starts stops by itself; traffic goes to 127.0.0.1 only.
 """
 
@@ -20,14 +23,18 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from bench import report, seed
+from bench import measure, postgraphile_server, report, seed, targets
 from bench.issuer import ALGORITHMS, Issuer
-from bench.operations import OPERATIONS, request_body, write_for_wrk
-from bench.processes import OPERATIONS_FILE, RssSampler, Server, run_wrk, start_server, wrk_path
+from bench.measure import Run
+from bench.operations import OPERATIONS, write_for_wrk
+from bench.pinning import Layout
+from bench.probe import probe
+from bench.processes import RssSampler, Server, bounded, start_program, start_server
+from bench.wrk import wrk_path
 from tests.support.databases import plain_url
+from tests.support.network import free_port
 from tests.support.paths import REPO
+from tests.support.processes import ServerError, venv_command
 
 SCENARIOS = tuple(OPERATIONS)
 
@@ -38,11 +45,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="seconds per server and token")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, pooled (noisy hosts)")
     parser.add_argument("--soak", type=int, default=0, help="then run taskql this long (RSS)")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--tasks-per-user", type=int, default=50)
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--no-postgraphile", action="store_true", help="taskql and floor only")
+    parser.add_argument("--no-paced", action="store_true", help="skip the paced p99 runs")
+    parser.add_argument("--no-workers", action="store_true", help="skip --workers 1 vs 2")
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place every process")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/<time>")
     args = parser.parse_args()
     args.algorithms = [a for a in args.algorithms.split(",") if a]
@@ -56,29 +67,44 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     wrk_path()
+    if not args.no_postgraphile:
+        postgraphile_server.install()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out: Path = args.out or REPO / "bench" / "results" / stamp
     out.mkdir(parents=True, exist_ok=True)
-    measured = len(args.algorithms) * (
-        args.warmup * 2 + args.repeat * len(args.scenarios) * 2 * (args.duration + 2)
-    )
-    lifetime = measured * 1.5 + args.soak + 180  # generous: a deadline, not a schedule
+    lifetime = _lifetime(args)
+    layout = Layout.choose(not args.no_pin)
     with ExitStack() as stack:
         issuer = Issuer()
         issuer.start()
         stack.callback(issuer.stop)
         database_url = stack.enter_context(_database(args.users, args.tasks_per_user, out))
-        users_files = _write_users(out, issuer, int(lifetime) + 3600)
-        floor, taskql = _start_servers(stack, issuer, database_url, lifetime, out)
-        for server in (floor, taskql):
+        users = _write_users(out, issuer, int(lifetime) + 3600)
+        auth = {"BETTER_AUTH_SECRET": issuer.secret, "BETTER_AUTH_URL": issuer.url}
+        servers = _start_servers(stack, args, auth, database_url, lifetime, layout, out)
+        for server in servers:
             for algorithm in args.algorithms:
-                _probe(server, users_files[algorithm], args.scenarios)
-        print(_banner(args), flush=True)
-        with RssSampler([floor, taskql]):
-            measurements = _measure(args, [floor, taskql], users_files)
-            soak = _soak(args, taskql, users_files) if args.soak > 0 else None
+                probe(server, algorithm, users[algorithm], args.scenarios)
+        print(_banner(args, layout), flush=True)
+        run = Run(args, users, layout, database_url)
+        taskql = next(s for s in servers if s.name == "taskql")
+        with RssSampler(servers):
+            measurements = measure.under_load(run, servers)
+            if not args.no_paced:
+                measurements += measure.paced(run, servers)
+            soak = measure.soak(run, taskql) if args.soak > 0 else None
+        if not args.no_workers:
+            measurements += _workers(run, auth, database_url, lifetime, out)
         _report(out, args, measurements, soak)
+
+
+def _lifetime(args: argparse.Namespace) -> float:
+    runs = len(args.algorithms) * len(args.scenarios) * 3 + 3 + 4  # load, paced, workers
+    warms = len(args.algorithms) * 3 + 2  # each may be followed by one of up to 60 s
+    measured = warms * (args.warmup + 60) + args.repeat * runs * (args.duration + 3)
+    lifetime: float = measured * 1.5 + args.soak + 240  # generous: a deadline, not a schedule
+    return lifetime
 
 
 @contextmanager
@@ -96,8 +122,8 @@ def _database(users: int, tasks_per_user: int, out: Path) -> Iterator[str]:
 
 
 def _write_users(out: Path, issuer: Issuer, ttl: int) -> dict[str, Path]:
-    """A users file per algorithm, and the operations file load.lua reads beside them."""
-    write_for_wrk(out / OPERATIONS_FILE)
+    """A users file per algorithm, and the operations files load.lua reads beside them."""
+    write_for_wrk(out)
     ids: dict[str, list[int]] = json.loads((out / "task-ids.json").read_text())
     files = {}
     for algorithm in ALGORITHMS:
@@ -111,112 +137,70 @@ def _write_users(out: Path, issuer: Issuer, ttl: int) -> dict[str, Path]:
     return files
 
 
+def _taskql_env(auth: dict[str, str], database_url: str) -> dict[str, str]:
+    return {**auth, "DATABASE_URL": database_url, "TASKQL_ENV": "production"}
+
+
 def _start_servers(
-    stack: ExitStack, issuer: Issuer, database_url: str, lifetime: float, out: Path
-) -> tuple[Server, Server]:
-    auth = {"BETTER_AUTH_SECRET": issuer.secret, "BETTER_AUTH_URL": issuer.url}
+    stack: ExitStack,
+    args: argparse.Namespace,
+    auth: dict[str, str],
+    database_url: str,
+    lifetime: float,
+    layout: Layout,
+    out: Path,
+) -> list[Server]:
+    """floor, taskql and PostGraphile, each on the server core, in the order measured."""
+    pin = layout.taskset()
     floor_env = {**auth, "BENCH_ASYNCPG_DSN": plain_url(database_url)}
-    floor = start_server("floor", "bench.reference_app", floor_env, lifetime, out)
+    floor = start_server("floor", "bench.reference_app", floor_env, lifetime, out, wrapper=pin)
     stack.callback(floor.stop, 20)
-    taskql_env = {**auth, "DATABASE_URL": database_url, "TASKQL_ENV": "production"}
-    taskql = start_server("taskql", "bench.taskql_server", taskql_env, lifetime, out)
+    taskql_env = _taskql_env(auth, database_url)
+    taskql = start_server("taskql", "bench.taskql_server", taskql_env, lifetime, out, wrapper=pin)
     stack.callback(taskql.stop, 20)
-    return floor, taskql
+    if args.no_postgraphile:
+        return [floor, taskql]
+    roles = stack.enter_context(postgraphile_server.roles(database_url, seed.SERVER_URL))
+    graphile = postgraphile_server.start(roles, database_url, auth, lifetime, out, pin)
+    stack.callback(graphile.stop, 20)
+    return [floor, taskql, graphile]
 
 
-def _probe(server: Server, users_file: Path, scenarios: list[str]) -> None:
-    token, user, task_ids = users_file.read_text().splitlines()[0].split()
-    for scenario in scenarios:
-        response = httpx.post(
-            f"{server.url}/graphql",
-            json=request_body(scenario, user, task_ids.split(",")[0]),
-            headers={"authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        body = response.json()
-        if response.status_code != 200 or body.get("errors") or not all(body["data"].values()):
-            raise SystemExit(f"bench: {server.name} answered {scenario} with {response.text}")
-
-
-def _measure(
-    args: argparse.Namespace, servers: list[Server], users_files: dict[str, Path]
+def _workers(
+    run: Run, auth: dict[str, str], database_url: str, lifetime: float, out: Path
 ) -> list[report.Measurement]:
-    # Warm every server with every token first (the verifier cache, pools, CPU caches); then
-    # measure each scenario with both tokens on both servers back to back, in a snake order
-    # (HS256 floor, HS256 taskql, EdDSA taskql, EdDSA floor) so that both comparisons that
-    # matter, taskql/floor and taskql's EdDSA/HS256, are between neighbouring runs. Each round
-    # swaps which token goes first: a write scenario's later runs find a table its earlier runs
-    # grew, and ran measurably slower for it (createTask: whichever token went second).
-    for algorithm in args.algorithms:
-        for server in servers:
-            run_wrk(server.url, users_files[algorithm], "mixed", args.warmup, args.connections)
-    runs: dict[tuple[str, str, str], list[report.Measurement]] = {}
-    for round_ in range(args.repeat):
-        algorithms = args.algorithms if round_ % 2 == 0 else args.algorithms[::-1]
-        for scenario in args.scenarios:
-            for turn, algorithm in enumerate(algorithms):
-                for server in servers if turn % 2 == 0 else servers[::-1]:
-                    run = _once(args, server, algorithm, scenario, users_files[algorithm])
-                    print(f"  {algorithm:6} {scenario:7} {server.name:7} {run.rps:7.0f} req/s "
-                          f"p99 {run.p99_ms:7.2f} ms", flush=True)  # fmt: skip
-                    runs.setdefault((scenario, algorithm, server.name), []).append(run)
-                    time.sleep(1)  # let the database settle between runs
-    measurements = [report.Measurement.pooled(case) for case in runs.values()]
-    return measurements
+    """`taskql serve --workers 1` and `--workers 2`, as shipped (no JWT meter), on every core."""
+    with ExitStack() as stack:
+        servers = []
+        for count in (1, 2):
+            port = free_port()
+            command = [venv_command("taskql"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            argv = bounded([*command, "--workers", str(count)], lifetime)
+            env = _taskql_env(auth, database_url)
+            try:
+                server = start_program(
+                    f"serve-{count}w", argv, env, out, port=port, metered=False, startup_seconds=90
+                )
+            except ServerError as error:
+                # uvicorn kills a worker that does not answer its health check within 5 s
+                # (timeout_worker_healthcheck), which a busy host's imports can take.
+                first_line = str(error).splitlines()[0]
+                print(f"bench: taskql serve --workers {count} did not start, so no workers "
+                      f"verdict: {first_line} (see its log)", flush=True)  # fmt: skip
+                return []
+            stack.callback(server.stop, 20)
+            servers.append(server)
+        return measure.workers(run, *servers)
 
 
-def _once(
-    args: argparse.Namespace, server: Server, algorithm: str, scenario: str, users: Path
-) -> report.Measurement:
-    cpu, jwt = server.cpu_seconds(), server.jwt_stats()["jwt_cpu_seconds"]
-    result = run_wrk(server.url, users, scenario, args.duration, args.connections)
-    cpu, jwt = server.cpu_seconds() - cpu, server.jwt_stats()["jwt_cpu_seconds"] - jwt
-    return report.Measurement(
-        algorithm=algorithm,
-        scenario=scenario,
-        server=server.name,
-        requests=result["requests"],
-        seconds=result["duration_us"] / 1e6,
-        p50_ms=result["p50_us"] / 1000,
-        p99_ms=result["p99_us"] / 1000,
-        cpu_seconds=cpu,
-        jwt_cpu_seconds=jwt,
-        non_2xx=result["non_2xx"],
-        socket_errors=result["socket_errors"],
-        rss_mb=server.rss_mb(),
-    )
-
-
-def _soak(args: argparse.Namespace, taskql: Server, users_files: dict[str, Path]) -> report.Soak:
-    algorithm = args.algorithms[-1]
-    print(f"bench: soak, taskql, mixed operations, {algorithm}, {args.soak:.0f}s", flush=True)
-    started = time.monotonic()
-    result = run_wrk(taskql.url, users_files[algorithm], "mixed", args.soak, args.connections)
-    samples = [(at - started, mb) for at, mb in taskql.rss_samples if at >= started]
-    settled = [mb for at, mb in samples if at >= min(30.0, args.soak / 10)]
-    return report.Soak(
-        seconds=result["duration_us"] / 1e6,
-        requests=result["requests"],
-        non_2xx=result["non_2xx"] + result["socket_errors"],
-        rss_start_mb=settled[0],
-        rss_end_mb=settled[-1],
-        rss_max_mb=max(mb for _, mb in samples),
-        timeline=samples[:: max(1, len(samples) // 20)],
-    )
-
-
-def _banner(args: argparse.Namespace) -> str:
+def _banner(args: argparse.Namespace, layout: Layout) -> str:
     cpu = platform.processor() or platform.machine()
     return (
         f"bench: {args.users} users × {args.tasks_per_user} tasks, wrk 1 thread × "
         f"{args.connections} connections, {args.duration:.0f}s per run, "
-        f"{len(_cpus())} CPUs ({cpu}), Python {platform.python_version()}"
+        f"{len(layout.all)} CPUs ({cpu}), {layout.describe()}, "
+        f"Python {platform.python_version()}"
     )
-
-
-def _cpus() -> list[str]:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return [line for line in text.splitlines() if line.startswith("processor")]
 
 
 def _report(
@@ -225,12 +209,17 @@ def _report(
     measurements: list[report.Measurement],
     soak: report.Soak | None,
 ) -> None:
-    verdicts = report.verdicts(measurements, soak)
+    verdicts = targets.verdicts(measurements, soak)
     print()
     print(report.table(measurements))
-    print(report.jwt_shares(measurements))
     print()
-    print(report.render_verdicts(verdicts))
+    print(report.ratios(measurements))
+    print()
+    print(report.jwt_shares(measurements))
+    print("PostGraphile runs with HS256 only: its jsonwebtoken has no EdDSA.")
+    print()
+    print("Targets:")
+    print("\n".join(verdict.render() for verdict in verdicts))
     if soak is not None:
         print(
             "  RSS timeline (s, MB): " + ", ".join(f"{t:.0f}:{mb:.1f}" for t, mb in soak.timeline)
@@ -239,7 +228,7 @@ def _report(
         "arguments": {k: str(v) for k, v in vars(args).items()},
         "measurements": [m.as_dict() for m in measurements],
         "soak": None if soak is None else {**soak.__dict__, "drift": soak.drift},
-        "verdicts": [{"target": text, "met": met} for text, met in verdicts],
+        "verdicts": [verdict.__dict__ for verdict in verdicts],
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nbench: results and server logs in {out}")

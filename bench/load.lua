@@ -1,6 +1,6 @@
 -- wrk script: authenticated GraphQL requests, rotating through users (each with its own token).
 -- Arguments after `--`: <users file> <operations file>
---   <scenario: tasks|task|create|createKeyed|toggle|mixed>
+--   <scenario: tasks|task|create|createKeyed|toggle|mixed> [<dialect: taskql|postgraphile>]
 -- createKeyed is create with a fresh Idempotency-Key per request (what the key costs).
 -- Users file lines: "<token> <userId> <taskId,taskId,...>"
 -- Operations file lines (bench/operations.py writes them from the front end's documents):
@@ -13,6 +13,7 @@ local MIXED = { "tasks", "task", "tasks", "create", "toggle" }
 local threads = {}
 local users = {}
 local scenario = "tasks"
+local dialect = "taskql"
 local counter = 0
 local started = 0
 
@@ -35,13 +36,32 @@ function init(args)
     NAMES[name], QUERIES[name] = operation, query
   end
   scenario = args[3]
+  dialect = args[4] or "taskql"
   counter = offset or 0
   started = os.time()
 end
 
+-- PostGraphile's variables (bench/operations.py): RLS knows the user, ids are Ints, a toggle sets
+-- `completed` (alternating, as its CRUD cannot negate), a create names the owner in the row.
+local function postgraphile_variables(op, u)
+  if op == "tasks" then
+    return '{"first":20}'
+  elseif op == "create" then
+    return string.format('{"input":{"task":{"userId":"%s","title":"bench task"}}}', u.user)
+  end
+  local id = u.ids[(counter % #u.ids) + 1]
+  if op == "toggle" then
+    local completed = (counter % 2 == 0) and "true" or "false"
+    return string.format('{"input":{"id":%s,"taskPatch":{"completed":%s}}}', id, completed)
+  end
+  return string.format('{"id":%s}', id)
+end
+
 local function body(op, u)
   local variables
-  if op == "tasks" then
+  if dialect == "postgraphile" then
+    variables = postgraphile_variables(op, u)
+  elseif op == "tasks" then
     variables = string.format('{"userId":"%s","first":20}', u.user)
   elseif op == "create" or op == "createKeyed" then
     variables = string.format('{"userId":"%s","input":{"title":"bench task"}}', u.user)

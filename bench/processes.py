@@ -1,15 +1,13 @@
-"""The processes of a run: two servers measured through /proc, and wrk driving one at a time."""
+"""The benchmarked servers: started on 127.0.0.1, their CPU and memory read from /proc."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +19,85 @@ from tests.support.processes import ServerProcess, base_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-OPERATIONS_FILE = "operations.txt"  # written by bench/operations.py beside the users files
 
 
 class Server(ServerProcess):
-    """A benchmarked server: its CPU and memory read from /proc, its JWT meter over HTTP."""
+    """A benchmarked server: CPU and memory of its whole process tree (uvicorn's workers, a
+    `timeout` wrapper's child), and its JWT meter over HTTP if it has one.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    `dialect` names the GraphQL schema it speaks (bench/operations.py): "taskql" or
+    "postgraphile".
+    """
+
+    def __init__(
+        self, *args: Any, dialect: str = "taskql", metered: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.dialect = dialect
+        self.metered = metered
         self.rss_samples: list[tuple[float, float]] = []  # (time, MB)
 
+    def pids(self) -> list[int]:
+        """The server's process and all its descendants."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        tree, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, ()))
+        return tree
+
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process, all its threads."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User + system CPU of the server's processes, all their threads."""
+        ticks = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
     def rss_mb(self) -> float:
-        pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])
+        pages = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
         return pages * PAGE_KB / 1024
 
     def jwt_stats(self) -> dict[str, float]:
+        if not self.metered:
+            return {"jwt_cpu_seconds": 0.0, "verifications": 0.0}
         stats: dict[str, float] = httpx.get(f"{self.url}/bench-stats", timeout=5).json()
         return stats
+
+
+def start_program(
+    name: str,
+    argv: Sequence[str],
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    port: int,
+    startup_seconds: float = 30,
+    dialect: str = "taskql",
+    metered: bool = True,
+) -> Server:
+    """Starts `argv` (which must serve 127.0.0.1:`port`) and waits for /healthz."""
+    server = Server(
+        name,
+        list(argv),
+        port=port,
+        cwd=log_dir,
+        env=base_env(PYTHONPATH=str(REPO), **env),
+        log_dir=log_dir,
+        start_timeout=startup_seconds,
+        dialect=dialect,
+        metered=metered,
+    )
+    return server.start()
 
 
 def start_server(
@@ -56,20 +110,17 @@ def start_server(
     wrapper: tuple[str, ...] = (),
     startup_seconds: float = 30,
 ) -> Server:
-    """Starts `python -m module` (under `wrapper`, e.g. valgrind) and waits for /healthz."""
+    """Starts `python -m module` (under `wrapper`, e.g. taskset or valgrind)."""
     port = free_port()
     argv = [*wrapper, sys.executable, "-m", module]
     argv += ["--port", str(port), "--max-seconds", str(max_seconds)]
-    server = Server(
-        name,
-        argv,
-        port=port,
-        cwd=log_dir,
-        env=base_env(PYTHONPATH=str(REPO), **env),
-        log_dir=log_dir,
-        start_timeout=startup_seconds,
-    )
-    return server.start()
+    return start_program(name, argv, env, log_dir, port=port, startup_seconds=startup_seconds)
+
+
+def bounded(argv: Sequence[str], max_seconds: float) -> list[str]:
+    """`argv` for a program that cannot bound its own lifetime: TERM after max_seconds, KILL 15 s
+    later, and TERM when the benchmark dies (bench/bounded.py)."""
+    return [sys.executable, "-m", "bench.bounded", str(int(max_seconds)), *argv]
 
 
 class RssSampler:
@@ -94,37 +145,3 @@ class RssSampler:
             for server in self.servers:
                 with contextlib.suppress(OSError):
                     server.rss_samples.append((time.monotonic(), server.rss_mb()))
-
-
-def wrk_path() -> str:
-    path = shutil.which("wrk")
-    if path is None:
-        raise SystemExit(
-            "bench: wrk is not installed (Debian/Ubuntu: apt-get install -y wrk; "
-            "macOS: brew install wrk)"
-        )
-    return path
-
-
-def run_wrk(
-    url: str, users_file: Path, scenario: str, seconds: float, connections: int
-) -> dict[str, Any]:
-    """One fixed-time wrk run on one thread; its result line, parsed.
-
-    load.lua reads the users file and, beside it, the operations file (OPERATIONS_FILE).
-    """
-    operations_file = users_file.with_name(OPERATIONS_FILE)
-    command = [
-        "timeout", "--signal=KILL", str(int(seconds) + 30),
-        wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-        "-s", str(Path(__file__).with_name("load.lua")), url,
-        "--", str(users_file), str(operations_file), scenario,
-    ]  # fmt: skip
-    output = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 60, check=False
-    ).stdout
-    for line in output.splitlines():
-        if line.startswith("BENCH-RESULT "):
-            result: dict[str, Any] = json.loads(line.removeprefix("BENCH-RESULT "))
-            return result
-    raise RuntimeError(f"wrk printed no result:\n{output}")
