@@ -130,6 +130,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # raced httpx's own 5 s under load). HTTP client libraries drop idle connections after
         # a few seconds (httpx: 5), load balancers after about 60 (nginx upstreams, AWS ALB).
         "timeout_keep_alive": settings.http_keepalive_seconds,
+        # With --workers, uvicorn kills a worker that has not started within this many seconds
+        # (its default: 5) and starts another, which on a busy host is killed the same way: a
+        # worker building the schema on a loaded core took longer than 5 s.
+        "timeout_worker_healthcheck": 30,
     }
 
 
