@@ -10,8 +10,8 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from auth.errors import AuthError, AuthUnavailable
 from auth.jwks import JWKSClient
@@ -29,13 +29,17 @@ from schema.context import context_loader
 from schema.rate_limits import RateLimiter, parse_policy, trusted_networks
 from schema.rate_limits import extension as rate_limits
 from taskql.documents import TrustedDocuments, read_manifest
-from taskql.http.body_limit import BodyLimitMiddleware
-from taskql.http.edge import EdgeMiddleware
+from taskql.http.cors import Cors
+from taskql.http.edge import Edge, EdgedFastAPI
 from taskql.http.graphiql import mount_graphiql_static
 from taskql.http.graphql import TaskqlGraphQLRouter
 from taskql.http.idempotency import IdempotencyKeys
 from taskql.http.observability import Metrics, OperationRecorder, install_observability
-from taskql.http.refusals import auth_error_response, auth_unavailable_response
+from taskql.http.refusals import (
+    auth_error_response,
+    auth_unavailable_response,
+    http_error_response,
+)
 from taskql.live.polling import PollingEventHub
 from taskql.live.postgres import PostgresEventHub
 from taskql.live.websocket import LiveConnections
@@ -163,8 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # No extension at all when every limit is off: a hook per request costs even doing nothing.
     limiter = services.rate_limiter
     limited = [rate_limits(limiter, trusted)] if limiter.policies else []
-    app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = EdgedFastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.add_exception_handler(HTTPException, http_error_response)
     app.add_exception_handler(AuthError, auth_error_response)
     app.add_exception_handler(AuthUnavailable, auth_unavailable_response)
     router = TaskqlGraphQLRouter(
@@ -193,13 +198,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.graphiql_enabled:
         mount_graphiql_static(app)
     _add_health(app, services)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_bytes=settings.max_request_bytes,
-        body_timeout=settings.http_body_timeout_seconds,
-    )
-    app.add_middleware(
-        CORSMiddleware,
+    metrics = Metrics() if settings.metrics_enabled else None
+    observer = install_observability(app, metrics, services)
+    cors = Cors(
         allow_origins=settings.cors_origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "OPTIONS"],
@@ -213,9 +214,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "WWW-Authenticate", "Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
-    metrics = Metrics() if settings.metrics_enabled else None
-    install_observability(app, metrics, services)
-    app.add_middleware(EdgeMiddleware)
+    # Last, once every route is in: the edge looks the direct ones up now, not per request.
+    app.edge = Edge(
+        app,
+        cors=cors,
+        observer=observer,
+        max_bytes=settings.max_request_bytes,
+        body_timeout=settings.http_body_timeout_seconds,
+    )
     return app
 
 

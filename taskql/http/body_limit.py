@@ -1,16 +1,15 @@
 """Request bodies: over the limit they are refused with 413 before they are held in memory, and a
-body that stalls is answered 408."""
+body that stalls is answered 408 (the edge, taskql.http.edge, sends both)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Send
 
-from contract.errors import Code, Refusal, note_outcome
+from contract.errors import Code, Refusal
 from taskql.http.media import JSON
-from taskql.http.sent import Sent
 
 # Reading what is left of a refused body lets the client finish writing and read the 413. A
 # socket closed with bytes unread is reset; the client's next write fails, and an asyncio client
@@ -20,16 +19,22 @@ DRAIN_MAX_BYTES = 32 * 1024 * 1024
 DRAIN_SECONDS = 5.0
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
-class _BodyStalled(Exception):
+class BodyStalled(Exception):
     pass
 
 
-class _Body:
-    """The request's `receive` as the app sees it: bytes counted, and each wait for more timed."""
+class Body:
+    """The request's `receive` as the app sees it: bytes counted, and each wait for more timed.
+
+    `timeout` is the longest the body may pause while the app waits for it (None: no limit);
+    the wait for a request's head is the server's (taskql.http.protocol).
+    """
+
+    __slots__ = ("_max_bytes", "_receive", "_timeout", "finished", "received")
 
     def __init__(self, receive: Receive, max_bytes: int, timeout: float | None) -> None:
         self._receive = receive
@@ -45,10 +50,10 @@ class _Body:
             async with asyncio.timeout(self._timeout):
                 message = await self._receive()
         except TimeoutError:
-            raise _BodyStalled from None
+            raise BodyStalled from None
         self._note(message)
         if self.received > self._max_bytes:
-            raise _BodyTooLarge
+            raise BodyTooLarge
         return message
 
     async def drain(self) -> None:
@@ -66,77 +71,41 @@ class _Body:
             self.finished = True
 
 
-class BodyLimitMiddleware:
-    """Trusts a Content-Length over the limit to refuse at once, and counts chunked bodies.
+def declared_length(value: bytes | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 0  # the server rejects a malformed length before we see it
 
-    `body_timeout` is the longest the body may pause while the app waits for it (None: no
-    limit); the wait for a request's head is the server's (taskql.http.protocol).
+
+def drains(declared: int, expect: bytes | None) -> bool:
+    """Whether a body declared too large is read before the connection closes: a client
+    waiting for 100 Continue has sent nothing to drain, so it is refused straight away."""
+    return declared <= DRAIN_MAX_BYTES and (expect is None or expect.lower() != b"100-continue")
+
+
+def too_large(max_bytes: int) -> Refusal:
+    message = f"Request body is larger than {max_bytes} bytes."
+    return Refusal.of(Code.BAD_REQUEST, message, status=413)
+
+
+def stalled(timeout: float | None) -> Refusal:
+    message = f"The request body stalled for more than {timeout:g} s."
+    return Refusal.of(Code.BAD_REQUEST, message, status=408)
+
+
+async def refuse(send: Send, refusal: Refusal, unread: Body | None = None) -> None:
+    """The refusal, with the connection closed after it; `unread`'s rest is drained first.
+
+    uvicorn's receive says http.disconnect once the response is complete, so the rest of the
+    body is read before the final (empty) chunk; the refusal itself is on the wire already.
     """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int, body_timeout: float | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.body_timeout = body_timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = _Body(receive, self.max_bytes, self.body_timeout)
-        declared = _declared_length(scope)
-        if declared > self.max_bytes:
-            # A client waiting for 100 Continue has sent nothing to drain: refuse straight away.
-            drain = declared <= DRAIN_MAX_BYTES and not _expects_continue(scope)
-            await self._too_large(scope, send, body if drain else None)
-            return
-        sent = Sent(send)
-        try:
-            await self.app(scope, body.receive, sent)
-        except _BodyTooLarge:
-            if (
-                not sent.started
-            ):  # else the app answered without reading it all; nothing more to say
-                await self._too_large(scope, send, body)
-        except _BodyStalled:
-            if not sent.started:
-                await self._stalled(scope, send)
-
-    async def _too_large(self, scope: Scope, send: Send, unread: _Body | None) -> None:
-        message = f"Request body is larger than {self.max_bytes} bytes."
-        refusal = Refusal.of(Code.BAD_REQUEST, message, status=413)
-        if unread is None:
-            await _refuse(scope, send, refusal)
-            return
-        # uvicorn's receive says http.disconnect once the response is complete, so the rest of
-        # the body is read before the final (empty) chunk; the 413 itself is on the wire already.
-        await _refuse(scope, send, refusal, more_body=True)
-        await unread.drain()
-        await send({"type": "http.response.body", "body": b""})
-
-    async def _stalled(self, scope: Scope, send: Send) -> None:
-        message = f"The request body stalled for more than {self.body_timeout:g} s."
-        await _refuse(scope, send, Refusal.of(Code.BAD_REQUEST, message, status=408))
-
-
-async def _refuse(scope: Scope, send: Send, refusal: Refusal, *, more_body: bool = False) -> None:
-    note_outcome(scope, [refusal.code.value])
     headers = refusal.asgi_headers(JSON, close=True)
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send({"type": "http.response.body", "body": refusal.body, "more_body": more_body})
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers") or ():
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0  # the server rejects a malformed length before we see it
-    return 0
-
-
-def _expects_continue(scope: Scope) -> bool:
-    return any(
-        name == b"expect" and value.lower() == b"100-continue"
-        for name, value in scope.get("headers") or ()
-    )
+    more = unread is not None
+    await send({"type": "http.response.body", "body": refusal.body, "more_body": more})
+    if unread is not None:
+        await unread.drain()
+        await send({"type": "http.response.body", "body": b""})

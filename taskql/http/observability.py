@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Protocol, get_args
 
 from fastapi import FastAPI
@@ -20,18 +17,17 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
 from auth.jwks import JWKSClient
 from contract.errors import Reason, outcome_of
 from db.session import Database
 from schema.rate_limits import RateLimiter
-from taskql.http.sent import Sent
 
 access_logger = logging.getLogger("taskql.access")
 
-_STATE_KEY = "taskql_observation"
+STATE_KEY = "taskql_observation"  # scope["state"][STATE_KEY]: the request's Observation
 _PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: DEBUG only
 _REASONS = frozenset(get_args(Reason))
@@ -39,12 +35,14 @@ MAX_OPERATION_NAME = 64
 MAX_OPERATION_LABELS = 50
 
 
-@dataclass
 class Observation:
     """What one request did, filled in as it passes through; read when the response is sent."""
 
-    operations: list[str] = field(default_factory=list)
-    user_id: str | None = None
+    __slots__ = ("operations", "user_id")
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+        self.user_id: str | None = None
 
 
 class OperationLabels:
@@ -79,6 +77,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.operations = OperationLabels()
+        # As many as the labels allow: paths, bounded operations, and statuses.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         labels = ("path", "operation", "status")
         self.requests = Counter(
             "taskql_http_requests", "HTTP requests answered.", labels, registry=self.registry
@@ -124,9 +124,16 @@ class Metrics:
         self.jwks_refreshes.labels("ok" if ok else "error").inc()
 
     def observe(self, path: str, operation: str, status: int, seconds: float) -> None:
-        labels = (path, operation, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (path, operation, status)
+        series = self._series.get(key)
+        if series is None:  # once per label set: `labels()` validates and locks on every call
+            labels = (path, operation, str(status))
+            series = self._series[key] = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -146,7 +153,7 @@ class OperationRecorder(SchemaExtension):
         yield
         context = self.execution_context.context
         request = getattr(context, "request", None)
-        observation = request.scope.get("state", {}).get(_STATE_KEY) if request else None
+        observation = request.scope.get("state", {}).get(STATE_KEY) if request else None
         if not isinstance(observation, Observation):
             return
         user = getattr(context, "user", None)
@@ -165,44 +172,33 @@ class OperationRecorder(SchemaExtension):
         return name if name in named else ""
 
 
-class ObservabilityMiddleware:
-    """One access log line and one metrics sample per HTTP request."""
+class Observer:
+    """One access log line and one metrics sample per HTTP request (the edge calls it)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics | None) -> None:
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        observation = Observation()
-        scope.setdefault("state", {})[_STATE_KEY] = observation
-        started = time.perf_counter()
-        sent = Sent(send)
-        status = 500  # what the edge answers if the app raises before answering
-        try:
-            await self.app(scope, receive, sent)
-        except asyncio.CancelledError:
-            status = 499  # the client went away first (nginx's "client closed request")
-            raise
-        finally:
-            status = sent.status or status
-            seconds = time.perf_counter() - started
-            self._record(scope, observation, status, seconds)
-
-    def _record(self, scope: Scope, observation: Observation, status: int, seconds: float) -> None:
-        path = scope["path"] if scope["path"] in _PATHS else "other"
-        operation = self._operation(observation)
-        if self.metrics is not None:
-            label = _label(self.metrics, operation)
-            self.metrics.observe(path, label, status, seconds)
+    def record(
+        self, scope: Scope, observation: Observation, request_id: str, status: int, seconds: float
+    ) -> None:
+        raw_path = scope["path"]
+        path = raw_path if raw_path in _PATHS else "other"
+        names = observation.operations
+        # None: no GraphQL operation ran (refused earlier, or not /graphql).
+        operation = (names[0] if len(names) == 1 else "batch") if names else None
+        metrics = self.metrics
+        if metrics is not None:
+            label = _label(metrics, operation)
+            metrics.observe(path, label, status, seconds)
             if status == 401:
-                self.metrics.jwt_failures.labels(_refusal_reason(scope)).inc()
-        level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
+                metrics.jwt_failures.labels(_refusal_reason(scope)).inc()
+        level = logging.DEBUG if raw_path in _QUIET_PATHS else logging.INFO
+        if not access_logger.isEnabledFor(level):
+            return
+        method = scope["method"]
         fields = {
-            "request_id": scope["state"].get("request_id"),
-            "method": scope["method"],
+            "request_id": request_id,
+            "method": method,
             "path": path,
             "operation": operation,
             "user_id": observation.user_id,
@@ -212,19 +208,13 @@ class ObservabilityMiddleware:
         access_logger.log(
             level,
             "%s %s %s %s %.1fms",
-            scope["method"],
+            method,
             path,
             operation or "-",
             status,
             seconds * 1000,
             extra={"fields": fields},
         )
-
-    def _operation(self, observation: Observation) -> str | None:
-        names = observation.operations
-        if not names:
-            return None  # no GraphQL operation ran: refused earlier, or not /graphql
-        return names[0] if len(names) == 1 else "batch"
 
 
 def _label(metrics: Metrics, operation: str | None) -> str:
@@ -242,8 +232,8 @@ def _refusal_reason(scope: Scope) -> str:
     return reason if reason is not None and reason in _REASONS else "other"
 
 
-def install_observability(app: FastAPI, metrics: Metrics | None, services: Observed) -> None:
-    """Serves /metrics when enabled and adds the middleware (call it after CORS is added)."""
+def install_observability(app: FastAPI, metrics: Metrics | None, services: Observed) -> Observer:
+    """Serves /metrics when enabled; the edge records each request with what this returns."""
     if metrics is not None:
         metrics.watch_pool(services.database)
         if services.jwks is not None:
@@ -251,4 +241,4 @@ def install_observability(app: FastAPI, metrics: Metrics | None, services: Obser
         services.rate_limiter.on_limited = metrics.limited
         services.rate_limiter.on_storage_error = metrics.rate_limit_storage_errors.inc
         app.add_api_route("/metrics", metrics.render, include_in_schema=False)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    return Observer(metrics)

@@ -3,6 +3,9 @@ is an error is written, so the access log and metrics learn its code from here."
 
 from __future__ import annotations
 
+import orjson
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,3 +34,13 @@ async def auth_unavailable_response(request: Request, exc: Exception) -> Respons
     if not isinstance(exc, AuthUnavailable):  # registered for AuthUnavailable only
         raise exc
     return refusal_response(request, Refusal.of(Code.SERVICE_UNAVAILABLE))
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an HTTPException (routing's 404 and 405), its JSON by orjson."""
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    body = orjson.dumps({"detail": exc.detail})
+    return Response(body, exc.status_code, exc.headers, media_type=JSON)

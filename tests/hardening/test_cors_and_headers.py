@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.apps import ClientFactory
 
@@ -91,3 +92,21 @@ async def test_a_413_still_carries_cors_headers_so_the_front_end_can_read_it(
     )
     assert response.status_code == 413
     assert response.headers["access-control-allow-origin"] == FRONT_END
+
+
+async def test_the_masked_500_carries_cors_headers_too(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskql.http import graphql as graphql_http
+
+    def broken(_: str | None) -> str:
+        raise RuntimeError("a bug of ours")
+
+    client = await make_client()
+    monkeypatch.setattr(graphql_http, "negotiate", broken)
+    response = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"origin": FRONT_END}
+    )
+    assert response.status_code == 500
+    assert response.headers["access-control-allow-origin"] == FRONT_END
+    assert "x-request-id" in response.headers
