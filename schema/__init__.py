@@ -15,6 +15,7 @@ from schema.errors import ErrorCodes
 from schema.execution import PlainFieldExecutionContext, plain_fields
 from schema.limits import Limits
 from schema.operations import Mutation, Query
+from schema.plans import PlanCache
 from schema.subscription import Subscription
 
 
@@ -60,7 +61,7 @@ def build_schema(
     limits = limits or Limits()
     # A class of this schema's own, told its plain fields once the schema is built.
     context_class: type[PlainFieldExecutionContext] = type(
-        "TaskqlExecutionContext", (PlainFieldExecutionContext,), {"plain_fields": {}}
+        "TaskqlExecutionContext", (PlainFieldExecutionContext,), {"plain_fields": {}, "plans": None}
     )
     built = TaskqlSchema(
         query=Query,
@@ -71,4 +72,7 @@ def build_schema(
         execution_context_class=context_class,
     )
     context_class.plain_fields = plain_fields(built)
+    # Plans read fields as Strawberry's default resolver would; another resolver, no plans.
+    if plans and built.config.default_resolver is getattr:
+        context_class.plans = PlanCache(limits.document_cache_size or 256)
     return built

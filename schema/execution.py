@@ -1,4 +1,5 @@
-"""A faster graphql-core execution for fields that only read an attribute (a page of tasks)."""
+"""taskql's graphql-core execution: compiled plans where they apply, and the general path
+with a shortcut for fields that only read an attribute (a page of tasks)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from graphql import (
     GraphQLOutputType,
     is_leaf_type,
 )
+from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, Undefined
+from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from contract.errors import Code, graphql_error
+from schema.context import Context
+from schema.plans import Plan, PlanCache
 
 # A field that only reads an attribute and returns a scalar or enum: its attribute's name, its
 # leaf type, and whether it is non-null.
@@ -39,6 +43,45 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """
 
     plain_fields: ClassVar[dict[str, dict[str, _PlainField]]] = {}
+    plans: ClassVar[PlanCache | None] = None  # None: every operation takes the general path
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        """The operation's compiled plan when it has one, else graphql-core's execution.
+
+        Variables were coerced (Executor.build) and the extensions ran before this point, and
+        a plan's result is built by the same build_response, so errors and status rules after
+        it are the general path's. Field middleware, an abort signal or an explicit `serially`
+        are the general path's business.
+        """
+        cache = self.plans
+        plan = None
+        if (
+            cache is not None
+            and serially is None
+            and self.abort_signal is None
+            and isinstance(self.context_value, Context)  # what the plans' resolvers read
+        ):
+            middleware = self.middleware_manager
+            if middleware is None or not middleware.middlewares:
+                plan = cache.plan_for(self)
+        if plan is None:
+            if cache is not None:
+                cache.stats.fallbacks += 1
+            return super().execute_operation(serially)
+        cache.stats.runs += 1  # type: ignore[union-attr]
+        return self._run_plan(plan)
+
+    async def _run_plan(self, plan: Plan) -> ExecutionResult:
+        errors = self.collected_errors
+        if plan.serial:
+            denied = self._denied_root_fields(plan.root_type, plan.grouped_field_set)
+            if denied:  # the mutation rule of execute_collected_root_fields, on the same fields
+                for error, field_path in denied:
+                    errors.add(error, field_path)
+                return self.build_response(None)  # type: ignore[return-value]
+        context, variables = self.context_value, self.variable_values
+        data = await plan.run(context, variables, self.hide_suggestions, errors)
+        return self.build_response(data)  # type: ignore[return-value]
 
     def _plain(self, parent_type: GraphQLObjectType) -> dict[str, _PlainField] | None:
         middleware = self.middleware_manager
