@@ -29,7 +29,7 @@ from bench.sessions import seed_sessions
 
 # Reads, and creates with and without an Idempotency-Key (the key's cost): a create grows the
 # table between the two counts, which the cost of an INSERT on taskql's side does not depend on.
-SCENARIOS = ("tasks", "task", "create", "createKeyed")
+SCENARIOS = ("tasks", "task", "create", "createKeyed", "toggle")
 
 
 def main() -> None:
@@ -41,6 +41,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--no-rate-limits", action="store_true", help="turn the limiter off, to see its cost"
+    )
+    parser.add_argument(
+        "--no-plans",
+        action="store_true",
+        help="COMPILED_PLANS=false: every operation takes graphql-core's general path",
     )
     parser.add_argument(
         "--sessions",
@@ -81,6 +86,8 @@ def main() -> None:
         }
         if args.no_rate_limits:
             env.update(RATE_LIMIT="", RATE_LIMIT_MUTATIONS="", RATE_LIMIT_ANONYMOUS="")
+        if args.no_plans:
+            env.update(COMPILED_PLANS="false")
         if args.sessions == "checked":
             env.update(
                 BETTER_AUTH_DATABASE_URL=url,
