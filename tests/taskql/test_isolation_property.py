@@ -18,7 +18,8 @@ from tests.support.operations import LIST_TASKS, operation
 from tests.support.tokens import hs256_token
 
 USERS = ("ann", "ben", "cat")
-TOKENS = {user: hs256_token(user) for user in USERS}
+# Made when the module loads, so they must outlast a slow suite on a loaded machine.
+TOKENS = {user: hs256_token(user, ttl=6 * 3600) for user in USERS}
 
 
 @dataclass
