@@ -15,14 +15,17 @@ from tests.support.live import Start
 from tests.support.tokens import hs256_token
 from tests.support.websocket import RESUMABLE, subscribed, ws_client
 
+LONG = 6 * 3600
+
 
 @pytest.mark.parametrize(
     "payload",
     [
-        {"Authorization": f"Bearer {hs256_token('alice')}"},
-        {"authorization": f"Bearer {hs256_token('alice')}"},
-        {"token": hs256_token("alice")},
-        {"token": f"Bearer {hs256_token('alice')}"},
+        # Made at collection: they must outlast a slow suite on a loaded machine.
+        {"Authorization": f"Bearer {hs256_token('alice', ttl=LONG)}"},
+        {"authorization": f"Bearer {hs256_token('alice', ttl=LONG)}"},
+        {"token": hs256_token("alice", ttl=LONG)},
+        {"token": f"Bearer {hs256_token('alice', ttl=LONG)}"},
     ],
     ids=["Authorization", "authorization", "token", "token-bearer"],
 )
