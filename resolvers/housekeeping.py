@@ -10,6 +10,14 @@ from collections.abc import Awaitable, Callable
 logger = logging.getLogger("taskql.housekeeping")
 
 
+async def cancelled(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task (if any) and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class Periodic:
     """Runs `job` every `interval` seconds in the background; a failure (the database may be
     away) is logged and the next run tries again. `job` returns how much it did, for the log."""
@@ -22,11 +30,8 @@ class Periodic:
         self._task = asyncio.create_task(self._forever(), name=f"taskql-{self.name}")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _forever(self) -> None:
         while True:

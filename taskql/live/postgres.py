@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import TaskState
 from resolvers.events import ChangeKind, EventBus, EventHub, TaskChange
+from resolvers.housekeeping import cancelled
 
 logger = logging.getLogger("taskql.events")
 
@@ -122,11 +123,8 @@ class PostgresEventHub(EventHub):
             logger.warning("events: not listening yet; subscribers get changes once it connects")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def stage(self, session: AsyncSession, change: TaskChange) -> None:
         payload = encode(change)

@@ -354,7 +354,6 @@ def test_only_trusted_documents_needs_a_manifest(sqlite_url: str) -> None:
 
 def test_production_with_a_manifest_runs_only_trusted_documents(sqlite_url: str) -> None:
     production = {"taskql_env": "production"}
-    assert make_settings(sqlite_url, trusted_documents=str(MANIFEST), **production)
     settings = make_settings(sqlite_url, trusted_documents=str(MANIFEST), **production)
     assert settings.only_trusted_documents
     assert not make_settings(sqlite_url, trusted_documents=str(MANIFEST)).only_trusted_documents
